@@ -1,0 +1,1 @@
+"""The typed telemetry data layer: task specs, readers, validation, scaling, splits, windows."""
