@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from tsloop.data.batch import ChannelDims
+from tsloop.errors import CheckpointError, SpecError
+from tsloop.model import PRESETS, ModelConfig
+
+DIMS = ChannelDims(target=2, known_future=1, intervention=1, event=1)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_when_config_goes_through_a_json_dict_then_it_comes_back_equal(name):
+    cfg = ModelConfig.preset(name, dims=DIMS, context_length=96, horizon=24, copula_rho=0.3)
+    back = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg
+    assert back.dims == DIMS
+
+
+def test_when_preset_is_built_then_task_shape_and_overrides_apply():
+    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=30, horizon=7, patch_len=4, deferred=False)
+    assert (cfg.target, cfg.intervention, cfg.event, cfg.static) == (2, 1, 1, 0)
+    assert (cfg.context_patches, cfg.horizon_patches) == (8, 2)
+    assert cfg.deferred is False and cfg.d_model == PRESETS["tiny"]["d_model"]
+
+
+def test_when_curriculum_advances_then_k_grows_by_one_every_delta_steps_up_to_k_max():
+    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=16, horizon=16, patch_len=4, k_every=10)
+    assert [cfg.deferred_k(s) for s in (0, 9, 10, 25, 1000)] == [1, 1, 2, 3, 4]
+    assert ModelConfig.from_dict({**cfg.to_dict(), "k_max": 2}).deferred_k(1000) == 2
+
+
+def test_when_preset_is_unknown_then_spec_error_names_the_choices():
+    with pytest.raises(SpecError, match="tiny"):
+        ModelConfig.preset("huge", dims=DIMS, context_length=96, horizon=24)
+
+
+@pytest.mark.parametrize("bad", [dict(kappa=1.0), dict(retention_max=0.95), dict(exit_rule="kl"),
+                                 dict(quantiles=(0.5, 0.1)), dict(f_hidden=33)])
+def test_when_a_value_is_invalid_then_spec_error(bad):
+    with pytest.raises(SpecError):
+        ModelConfig.preset("tiny", dims=DIMS, context_length=96, horizon=24, **bad)
+
+
+def test_when_checkpoint_dict_has_unknown_key_then_checkpoint_error():
+    data = ModelConfig.preset("tiny", dims=DIMS, context_length=96, horizon=24).to_dict()
+    with pytest.raises(CheckpointError, match="unknown keys"):
+        ModelConfig.from_dict({**data, "n_heads": 4})
+
+
+def test_when_context_has_several_patches_then_the_last_are_filtered_and_the_rest_encoded():
+    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=16, horizon=8, patch_len=4, filter_patches=1)
+    assert (cfg.context_patches, cfg.encode_patches) == (4, 3)
+    one = ModelConfig.preset("tiny", dims=DIMS, context_length=4, horizon=8, patch_len=4, filter_patches=3)
+    assert one.encode_patches == 1  # at least one token is always encoded

@@ -1,0 +1,195 @@
+"""The one model configuration: flat, typed, round-trips through a plain dict.
+
+Build it from a size preset and the task's channel dimensions::
+
+    cfg = ModelConfig.preset("small", dims=ChannelDims(target=2, intervention=1),
+                             context_length=96, horizon=24)
+    cfg = ModelConfig.from_dict(cfg.to_dict())  # what checkpoints store (no pickle)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tsloop.data.batch import ChannelDims
+from tsloop.errors import CheckpointError, SpecError
+
+EXIT_RULES = ("none", "delta", "second_diff", "gate", "gate_cdf")
+DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+@dataclass
+class ModelConfig:
+    """Every hyperparameter of the looped latent world model, declared once."""
+
+    # -- task shape (from ChannelDims and the task) --
+    target: int  # channels with quantile forecasts
+    past_exog: int = 0  # exogenous channels observed only in the past
+    known_future: int = 0  # exogenous channels known over the horizon
+    intervention: int = 0  # controls a plan may set (each with a given/not-given mask)
+    event: int = 0  # binary rare-event channels
+    static: int = 0  # per-series constants
+    context_length: int = 96  # time steps of history per window
+    horizon: int = 24  # time steps forecast per window
+    # -- size --
+    d_model: int = 64  # latent width D of the state h and of every token
+    f_hidden: int = 128  # hidden width of F; even, because MaxMin pairs units
+    f_layers: int = 2  # linear maps in F (2 = one MLP block over channels)
+    coda_hidden: int = 128  # hidden width of the (unshared) coda before the heads
+    patch_len: int = 8  # time steps per token and per outer step; 1 = no patching
+    filter_patches: int = 1  # last context patches assimilated by observed outer steps (trains that regime)
+    # -- inner loop (depth) --
+    mean_depth: float = 8.0  # mu of T = max(1, Poisson(mu)); Parcae's 140M used 8
+    max_depth: int = 16  # cap on loops: the Poisson tail in training, early exit at eval
+    kappa: float = 0.9  # certified Lipschitz bound of one inner step; < 1 makes it a contraction
+    retention_init: float = 0.447  # initial A-bar entries (Parcae)
+    retention_max: float = 0.85  # A-bar clamp; < kappa so gamma * Lip(F) keeps a share of the budget
+    gamma_init: float = 0.88  # initial gamma as a fraction of its cap (sigmoid(2) ~ 0.88)
+    # -- early exit (evaluation) --
+    exit_rule: str = "delta"  # none | delta | second_diff | gate | gate_cdf (see exit.py)
+    exit_eps: float = 0.03  # relative threshold of the delta / second-difference rules (Huginn: 0.03)
+    exit_min_loops: int = 2  # loops always run before any exit
+    gate_threshold: float = 0.5  # tau: gate exits when g > tau (gate) or 1 - prod(1 - g) > tau (gate_cdf)
+    gate_entropy_weight: float = 0.01  # entropy bonus on the gate's exit distribution (anti-collapse)
+    gate_loop_cost: float = 0.1  # gate objective: a loop must cut the certified error bound by this much
+    # -- heads and sampling --
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES  # fixed pinball grid, increasing in (0, 1)
+    event_pos_weight: float = 1.0  # BCE weight of positives; raise it for rare events
+    copula_rho: float | None = None  # AR(1) rho of the Gaussian copula; None = learned per target
+    event_rho: float = 0.5  # copula rho for event draws (events cluster in time)
+    # -- training --
+    obs_dropout: float = 0.1  # probability a context patch's observation is replaced by the null embedding
+    deferred: bool = True  # terminal-only decoding in training; False = decode every outer step
+    consist_weight: float = 0.5  # alpha of the latent consistency loss
+    path_weight: float = 0.1  # beta of the path-length hinge
+    k_max: int | None = None  # curriculum cap on deferred K (outer steps); None = whole horizon
+    k_every: int = 500  # Delta: optimizer steps per +1 of the deferred K curriculum
+    k_sample: bool = True  # train on K ~ U{1..curriculum cap}: every horizon patch is some batch's terminal
+    cmax_quantile: float = 0.95  # C_max = this quantile of teacher-forced step norms
+    cmax_buffer: int = 2048  # running buffer of teacher-forced step norms
+    ema_decay: float = 0.99  # target-encoder EMA decay per optimizer step
+    jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
+    # -- ablations --
+    constrained: bool = True  # False: A-bar and F free, no gamma cap, no spectral norm
+    looped: bool = True  # False: one loop (T = 1)
+    shared: bool = True  # False: an unshared stack of round(mu) blocks
+
+    def __post_init__(self) -> None:
+        self.quantiles = tuple(float(q) for q in self.quantiles)
+        self.validate()
+
+    # -- derived sizes --
+    @property
+    def dims(self) -> ChannelDims:
+        return ChannelDims(self.target, self.past_exog, self.known_future, self.intervention,
+                           self.event, self.static)
+
+    @property
+    def context_patches(self) -> int:
+        return math.ceil(self.context_length / self.patch_len)
+
+    @property
+    def encode_patches(self) -> int:
+        """Context patches encoded as tokens all at once; the rest are filtered step by step."""
+        return self.context_patches - min(self.filter_patches, self.context_patches - 1)
+
+    @property
+    def horizon_patches(self) -> int:
+        return math.ceil(self.horizon / self.patch_len)
+
+    @property
+    def grad_loops(self) -> int:
+        """Loops backpropagated through: the last ceil(mu / 2)."""
+        return max(1, math.ceil(self.mean_depth / 2))
+
+    @property
+    def fixed_depth(self) -> int:
+        """Depth used where depth is not sampled: eval without exit, the unshared stack."""
+        return 1 if not self.looped else max(1, round(self.mean_depth))
+
+    @property
+    def deferred_k_max(self) -> int:
+        return min(self.k_max or self.horizon_patches, self.horizon_patches)
+
+    def deferred_k(self, step: int) -> int:
+        """Curriculum K = min(K_max, 1 + step // Delta)."""
+        return min(self.deferred_k_max, 1 + max(0, int(step)) // self.k_every)
+
+    # -- construction --
+    @classmethod
+    def preset(cls, name: str, *, dims: ChannelDims, context_length: int, horizon: int,
+               **overrides: Any) -> "ModelConfig":
+        """A size preset ('tiny', 'small', 'base') for a task, with optional field overrides."""
+        if name not in PRESETS:
+            raise SpecError(f"unknown model preset {name!r}; choose one of {sorted(PRESETS)}")
+        fields = {f.name: dims.width(f.name) for f in dataclasses.fields(ChannelDims)}
+        return cls(**fields, context_length=context_length, horizon=horizon,
+                   **{**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (lists, numbers, strings, None)."""
+        out = dataclasses.asdict(self)
+        out["quantiles"] = list(self.quantiles)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Inverse of ``to_dict``; unknown keys mean the checkpoint is from another version."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            hints = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+            hint = "; ".join(f"{k!r}: did you mean {m[0]!r}?" for k, m in hints.items() if m)
+            raise CheckpointError(
+                f"model config has unknown keys {unknown}{' (' + hint + ')' if hint else ''}. "
+                "If it came from a checkpoint, another tsloop version wrote it: retrain, or load it "
+                "with that version.")
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise CheckpointError(f"model config in checkpoint is incomplete: {err}") from err
+
+    def validate(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise SpecError(f"ModelConfig: {what}")
+
+        for role in ("target", "past_exog", "known_future", "intervention", "event", "static"):
+            need(getattr(self, role) >= 0, f"{role} must be >= 0 channels")
+        need(self.target + self.event >= 1, "a task needs at least one target or event channel")
+        need(self.context_length >= 1 and self.horizon >= 1, "context_length and horizon must be >= 1")
+        need(self.patch_len >= 1 and self.filter_patches >= 0, "patch_len >= 1 and filter_patches >= 0")
+        need(self.d_model >= 2 and self.f_hidden >= 2 and self.f_hidden % 2 == 0,
+             "d_model >= 2 and f_hidden must be an even number >= 2 (MaxMin pairs units)")
+        need(self.f_layers >= 2, "f_layers must be >= 2")
+        need(self.mean_depth > 0 and self.max_depth >= 1, "mean_depth > 0 and max_depth >= 1")
+        need(0 < self.kappa < 1, f"kappa must lie in (0, 1), got {self.kappa}")
+        need(0 < self.retention_init <= self.retention_max < self.kappa,
+             "need 0 < retention_init <= retention_max < kappa")
+        need(0 < self.gamma_init < 1, "gamma_init is a fraction of the cap, in (0, 1)")
+        need(self.exit_rule in EXIT_RULES, f"exit_rule must be one of {EXIT_RULES}, got {self.exit_rule!r}")
+        need(self.exit_min_loops >= 1, "exit_min_loops must be >= 1")
+        qs = self.quantiles
+        need(len(qs) >= 2 and all(0 < q < 1 for q in qs) and all(a < b for a, b in zip(qs, qs[1:])),
+             "quantiles must be >= 2 increasing levels inside (0, 1)")
+        need(self.copula_rho is None or -1 < self.copula_rho < 1, "copula_rho must be None or in (-1, 1)")
+        need(-1 < self.event_rho < 1, "event_rho must be in (-1, 1)")
+        need(0 <= self.obs_dropout < 1, "obs_dropout must be in [0, 1)")
+        need(self.k_every >= 1 and (self.k_max is None or self.k_max >= 1), "k_every >= 1, k_max >= 1")
+        need(0 < self.cmax_quantile < 1 and self.cmax_buffer >= 1, "cmax_quantile in (0, 1), cmax_buffer >= 1")
+        need(0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)")
+        need(self.event_pos_weight > 0, "event_pos_weight must be > 0")
+
+
+# Size presets: tiny for tests (seconds on a CPU), small for CPU experiments, base for a GPU.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(d_model=16, f_hidden=32, coda_hidden=32, patch_len=4, mean_depth=4.0, max_depth=8,
+                 quantiles=(0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)),
+    "small": dict(d_model=64, f_hidden=128, coda_hidden=128, patch_len=8, mean_depth=8.0, max_depth=16),
+    "base": dict(d_model=128, f_hidden=256, f_layers=3, coda_hidden=256, patch_len=8,
+                 mean_depth=8.0, max_depth=24),
+}

@@ -1,0 +1,270 @@
+"""The looped latent world model: named verbs, forecast forward pass, and its own loss.
+
+Outer loop (time): the context is cut into patch tokens, embedded, and looped by the shared
+block all at once (tokens mix inside F), then pooled into a state. Time then advances one patch
+per outer step: p_k = Norm(P([h_{k-1}; e_k; u_k])) with u_k the patch's exogenous and
+intervention inputs and e_k its observation, or a learned null embedding when there is none.
+The last ``filter_patches`` context patches are assimilated this way (observed steps, with
+observation dropout), giving h_0; the future is imagined (e_k = null, the regime of every
+forecast and what-if). Each step loops the same block from z = h_{k-1} and h_k = z^(T); the
+coda and heads decode h_k into its patch of steps. Teacher forcing (future observations
+injected) uses the observed-step regime the filtered context patches train.
+
+Example::
+
+    model = WorldModel(ModelConfig.preset("tiny", dims=dims, context_length=96, horizon=24))
+    loss, logs = model.loss(batch, step=global_step)   # training
+    out = model(batch)                                 # out.quantiles (B, H, Ct, Q)
+    paths = model.sample_paths(batch, 100, noise=noise)  # same noise for two plans = CRN
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from tsloop.model import losses, stability
+from tsloop.model.config import ModelConfig
+from tsloop.model.core import LoopedCore, LoopRun
+from tsloop.model.embed import DriveEmbed, ObservationEmbed, Prelude
+from tsloop.model.heads import Coda, EventHead, QuantileHead
+from tsloop.model.sampling import SamplePaths, sample_paths
+
+
+@dataclass
+class ModelOutput:
+    """A forecast: marginal quantiles and event probabilities per step, and the latents."""
+
+    quantiles: Tensor  # (B, H, Ct, Q) scaled units, increasing along Q
+    event_prob: Tensor  # (B, H, Ce)
+    event_logits: Tensor  # (B, H, Ce)
+    latents: Tensor  # (B, K + 1, D): h_0 and the K imagined outer steps
+    loops_used: float  # mean inner loops per sequence and core call
+
+
+class WorldModel(nn.Module):
+    """Looped latent world model of multivariate telemetry (see the module docstring)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.obs_embed = ObservationEmbed(cfg)
+        self.target_obs_embed = copy.deepcopy(self.obs_embed).requires_grad_(False)  # EMA target E'
+        self.drive_embed = DriveEmbed(cfg)
+        self.null_obs = nn.Parameter(torch.zeros(d))  # e_k when nothing is observed
+        self.position = nn.Parameter(0.02 * torch.randn(cfg.encode_patches, d))
+        self.prelude = Prelude(d)
+        self.core = LoopedCore(cfg)
+        self.pool = nn.Linear(d, 1)  # scores of the softmax pooling of context tokens into h_0
+        self.coda = Coda(d, cfg.coda_hidden)
+        self.quantile_head = QuantileHead(d, cfg.patch_len, cfg.target, cfg.quantiles)
+        self.event_head = EventHead(d, cfg.patch_len, cfg.event)
+        self.projector = nn.Linear(d, d)  # g of the consistency loss
+        self.rho_raw = nn.Parameter(torch.zeros(cfg.target))  # rho = tanh(raw), if learned
+        self.register_buffer("levels", torch.tensor(cfg.quantiles), persistent=False)
+        self.register_buffer("step_norms", torch.zeros(cfg.cmax_buffer))  # teacher-forced ||h_{k+1} - h_k||
+        self.register_buffer("step_norms_seen", torch.zeros((), dtype=torch.long))
+
+    # ------------------------------------------------------------------ verbs
+    def new_run(self, batch_size: int, depth: int | None = None) -> LoopRun:
+        """Loop settings of one pass: sampled depths when training, else fixed depth or early exit."""
+        cfg, device = self.cfg, self.null_obs.device
+        fixed = depth is not None or not cfg.looped or not cfg.shared
+        exit_ = not fixed and not self.training and cfg.exit_rule != "none"
+        if not cfg.looped or not cfg.shared:
+            depth = min(depth or cfg.fixed_depth, cfg.fixed_depth)
+        if fixed:
+            depths = torch.full((batch_size,), int(depth), device=device)
+        elif self.training:  # per sequence T = max(1, Poisson(mu)), capped at max_depth
+            rate = torch.full((batch_size,), float(cfg.mean_depth), device=device)
+            depths = torch.poisson(rate).long().clamp(1, cfg.max_depth)
+        else:
+            depths = torch.full((batch_size,), cfg.max_depth if exit_ else cfg.fixed_depth, device=device)
+        grad_loops = cfg.grad_loops if self.training else int(depths.max())
+        return LoopRun(depths, grad_loops, exit_, self.core.coefficients(),
+                       train_gate=self.training and cfg.exit_rule.startswith("gate") and not fixed)
+
+    def encode(self, batch: dict[str, Tensor], run: LoopRun | None = None) -> Tensor:
+        """Context window -> initial latent state h_0 (B, D)."""
+        e, u = self.context_inputs(batch)  # (B, N_c, D) each
+        n = self.cfg.encode_patches
+        p = self.token_injection(e[:, :n], u[:, :n])  # (B, n, D)
+        run = run or self.new_run(p.shape[0])
+        z = self.core(p, torch.zeros_like(p), run, mix=True)  # (B, n, D) all tokens looped at once
+        weights = torch.softmax(self.pool(z), dim=1)  # (B, n, 1); convex, so ||h|| <= max_n ||z_n||
+        h = (weights * z).sum(1)
+        for j in range(n, e.shape[1]):  # filter the last patches: observed outer steps
+            h = self.step(h, u[:, j], e[:, j], run)
+        return h
+
+    def step(self, h: Tensor, u: Tensor, e: Tensor | None = None, run: LoopRun | None = None) -> Tensor:
+        """One outer step: h_{k-1} (B, D), drive u_k (B, D), observation e_k (B, D) or None -> h_k (B, D)."""
+        e = self.null_obs.expand_as(h) if e is None else e
+        p = self.prelude(h, e, u)[:, None]  # (B, 1, D)
+        run = run or self.new_run(h.shape[0])
+        return self.core(p, h[:, None], run)[:, 0]  # warm start z^(0) = h_{k-1}
+
+    def rollout(self, h0: Tensor, drive: Tensor, obs: Tensor | None = None,
+                run: LoopRun | None = None) -> Tensor:
+        """K outer steps from h_0 (B, D) under drive (B, K, D), teacher-forced if obs (B, K, D) -> (B, K, D)."""
+        run = run or self.new_run(h0.shape[0])
+        states, h = [], h0
+        for k in range(drive.shape[1]):
+            h = self.step(h, drive[:, k], None if obs is None else obs[:, k], run)
+            states.append(h)
+        return torch.stack(states, dim=1)
+
+    def imagine(self, h0: Tensor, plan: dict[str, Tensor], run: LoopRun | None = None) -> Tensor:
+        """Roll h_0 under a plan (future_known, future_control, future_control_mask, static) -> (B, K, D)."""
+        return self.rollout(h0, self.drive_embed.future(plan), run=run)
+
+    def decode(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        """States (B, K, D) -> quantiles (B, K*P, Ct, Q) and event logits (B, K*P, Ce) of their patches."""
+        features = self.coda(h)
+        return self.quantile_head(features), self.event_head(features)
+
+    def forward(self, batch: dict[str, Tensor], depth: int | None = None) -> ModelOutput:
+        """Forecast the horizon: encode the context, imagine under the batch's future inputs, decode."""
+        run = self.new_run(batch["past_target"].shape[0], depth)
+        h0 = self.encode(batch, run)
+        h = self.imagine(h0, batch, run)
+        quantiles, logits = self.decode(h)
+        horizon = self.cfg.horizon
+        logits = logits[:, :horizon]
+        return ModelOutput(quantiles[:, :horizon], torch.sigmoid(logits), logits,
+                           torch.cat([h0[:, None], h], dim=1), run.mean_loops())
+
+    def sample_paths(self, batch: dict[str, Tensor], num_samples: int,
+                     generator: torch.Generator | None = None, noise: Tensor | None = None) -> SamplePaths:
+        """Joint sample paths (targets (S, B, H, Ct), events) from one explicit noise tensor."""
+        return sample_paths(self, batch, num_samples, generator, noise)
+
+    # --------------------------------------------------------------- internals
+    def context_inputs(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Observation and drive embeddings of the context patches (B, N_c, D), observations dropped out."""
+        e = self.obs_embed(batch["past_target"], batch["past_target_mask"], batch["past_event"], True)
+        if self.training and self.cfg.obs_dropout > 0:  # the null-observation regime, mid-sequence too
+            drop = torch.rand(e.shape[:2], device=e.device) < self.cfg.obs_dropout
+            e = torch.where(drop[..., None], self.null_obs, e)
+        return e, self.drive_embed.context(batch)
+
+    def token_injection(self, e: Tensor, u: Tensor) -> Tensor:
+        """Injected signal p of context tokens (B, n, D): no previous state, a position embedding."""
+        return self.prelude(torch.zeros_like(u), e, u + self.position)
+
+    def future_obs(self, batch: dict[str, Tensor], encoder: nn.Module) -> Tensor:
+        """Embedded future observations per outer step (B, K_f, D)."""
+        return encoder(batch["future_target"], batch["future_target_mask"], batch["future_event"], False)
+
+    def target_rho(self) -> Tensor:
+        """AR(1) copula rho per target channel (Ct,)."""
+        if self.cfg.copula_rho is not None:
+            return torch.full_like(self.rho_raw, self.cfg.copula_rho)
+        return torch.tanh(self.rho_raw)
+
+    def c_max(self, norms: Tensor | None = None) -> float:
+        """C_max: the configured quantile of teacher-forced step norms, after adding ``norms``."""
+        if norms is not None and self.training:
+            norms = norms.detach().flatten()[-self.step_norms.numel():]
+            size = self.step_norms.numel()
+            idx = (self.step_norms_seen + torch.arange(norms.numel(), device=norms.device)) % size
+            self.step_norms[idx] = norms
+            self.step_norms_seen += norms.numel()
+        seen = int(min(int(self.step_norms_seen), self.step_norms.numel()))
+        if seen == 0:
+            return float(norms.quantile(self.cfg.cmax_quantile)) if norms is not None else float("inf")
+        return float(self.step_norms[:seen].quantile(self.cfg.cmax_quantile))
+
+    # -------------------------------------------------------------- training
+    def loss(self, batch: dict[str, Tensor], step: int = 0) -> tuple[Tensor, dict[str, float]]:
+        """Total training loss and its parts as floats; ``step`` drives the deferred K curriculum."""
+        cfg = self.cfg
+        p, horizon = cfg.patch_len, cfg.horizon
+        run = self.new_run(batch["past_target"].shape[0])
+        h0 = self.encode(batch, run)
+        drive = self.drive_embed.future(batch)  # (B, K_f, D)
+        y, mask, events = batch["future_target"], batch["future_target_mask"], batch["future_event"]
+        terms: dict[str, Tensor] = {}
+        if cfg.deferred:  # roll K steps, decode only the terminal one
+            k = cfg.deferred_k(step)
+            if cfg.k_sample and self.training:  # else only the last patch would ever be trained
+                k = int(torch.randint(1, k + 1, ()))
+            h = self.rollout(h0, drive[:, :k], run=run)  # (B, K, D)
+            q, logits = self.decode(h[:, -1:])
+            span = slice((k - 1) * p, min(k * p, horizon))
+            n = span.stop - span.start
+            terms["forecast"] = losses.pinball(q[:, :n], y[:, span], mask[:, span], self.levels)
+            terms["event"] = losses.event_bce(logits[:, :n], events[:, span], cfg.event_pos_weight)
+            target = self.future_obs(batch, self.target_obs_embed)[:, :k]
+            terms["consist"] = cfg.consist_weight * losses.consistency(self.projector(h), target)
+            if cfg.path_weight > 0:
+                with torch.no_grad():  # teacher-forced rollout: the reference step size C_max
+                    tf_run = dataclasses.replace(run, loops_used=[], gate_losses=[])
+                    obs = self.future_obs(batch, self.obs_embed)[:, :k]
+                    tf = torch.cat([h0[:, None], self.rollout(h0, drive[:, :k], obs, tf_run)], dim=1)
+                    c_max = self.c_max((tf[:, 1:] - tf[:, :-1]).norm(dim=-1))
+                states = torch.cat([h0[:, None], h], dim=1)
+                terms["path"] = cfg.path_weight * losses.path_hinge(states, c_max)
+            with torch.no_grad():
+                q_all = self.decode(h.detach())[0][:, :horizon]
+        else:  # step-wise: decode every outer step
+            k = drive.shape[1]
+            h = self.rollout(h0, drive, run=run)
+            q, logits = self.decode(h)
+            q_all = q[:, :horizon]
+            terms["forecast"] = losses.pinball(q_all, y, mask, self.levels)
+            terms["event"] = losses.event_bce(logits[:, :horizon], events, cfg.event_pos_weight)
+        if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
+            states = torch.cat([h0[:, None], h], dim=1)
+            terms["jacobian"] = cfg.jacobian_weight * self._jacobian(states, drive, run)
+        if cfg.copula_rho is None and cfg.target > 0:
+            n = q_all.shape[1]
+            terms["copula"] = losses.copula_nll(q_all, y[:, :n], mask[:, :n], self.levels, self.target_rho())
+        if run.gate_losses:
+            terms["gate"] = torch.stack(run.gate_losses).mean()
+        total = sum(terms.values())
+        logs = {name: float(value.detach()) for name, value in terms.items()}
+        logs.update(loss=float(total.detach()), deferred_k=float(k), loops=run.mean_loops())
+        if cfg.deferred and cfg.path_weight > 0:
+            logs["c_max"] = c_max
+        return total, logs
+
+    def _jacobian(self, states: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
+        """Jacobian penalty at one random outer step, recomputed with every loop differentiable."""
+        k = int(torch.randint(states.shape[1] - 1, ()))
+        h_prev = states[:, k].detach().requires_grad_(True)
+        depth = min(self.cfg.grad_loops, self.cfg.fixed_depth) if self.cfg.shared else self.cfg.fixed_depth
+        jac_run = dataclasses.replace(run, depth=torch.full_like(run.depth, depth), grad_loops=depth,
+                                      train_gate=False, loops_used=[], gate_losses=[])
+        return losses.jacobian_penalty(self.step(h_prev, drive[:, k], None, jac_run), h_prev)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """Move the EMA target encoder E' toward the observation encoder; call after each optimizer step."""
+        for target, online in zip(self.target_obs_embed.parameters(), self.obs_embed.parameters()):
+            target.lerp_(online, 1 - self.cfg.ema_decay)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """AdamW groups: no decay on a, delta, B (Parcae), vectors (biases, norms) and embeddings."""
+        decay, no_decay = [], []
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            leaf = name.rsplit(".", 1)[-1]
+            exempt = param.ndim < 2 or leaf in ("a", "delta", "B") or name == "position"
+            (no_decay if exempt else decay).append(param)
+        return [{"params": decay, "weight_decay": weight_decay},
+                {"params": no_decay, "weight_decay": 0.0}]
+
+    def diagnostics(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """Stability and compute numbers for the training log (A-bar range, bounds, sigma, loops, norms)."""
+        return stability.diagnostics(self, batch)
+
+    def lipschitz_probes(self, batch: dict[str, Tensor], iters: int) -> dict[str, float]:
+        """Power-iteration sigma_max of the inner and outer steps at this batch's states (eval, no grad)."""
+        return stability.lipschitz_probes(self, batch, iters)
