@@ -1,0 +1,77 @@
+"""The trained-model file: weights plus the plain-dict configs needed to use them.
+
+Saved with ``torch.save`` and loaded with ``weights_only=True``: tensors, numbers,
+strings, lists and dicts only, so a downloaded model file cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from tsloop import __version__
+from tsloop.errors import CheckpointError
+
+FORMAT = "tsloop-bundle/1"
+
+
+@dataclass
+class Bundle:
+    model_config: dict
+    spec: dict
+    scaler: dict
+    state_dict: dict[str, torch.Tensor]
+    meta: dict = field(default_factory=dict)  # fingerprint, train config, run id, version
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically: a temporary file in the same folder, then rename."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": FORMAT,
+            "version": __version__,
+            "model_config": self.model_config,
+            "spec": self.spec,
+            "scaler": self.scaler,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
+            "meta": self.meta,
+        }
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(payload, handle)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Bundle":
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"model file {path} does not exist; train one with `tsloop train` first")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise CheckpointError(
+                f"{path} is not a readable tsloop model file ({type(err).__name__}: {str(err)[:200]}). "
+                "It may be truncated or corrupted, or not a tsloop model; re-export it from the training "
+                "run (the `model.pt` artifact of its MLflow run)."
+            ) from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise CheckpointError(
+                f"{path} is not a tsloop model file (expected format {FORMAT!r}, "
+                f"found {payload.get('format') if isinstance(payload, dict) else type(payload).__name__!r})"
+            )
+        return cls(
+            model_config=payload["model_config"],
+            spec=payload["spec"],
+            scaler=payload["scaler"],
+            state_dict=payload["state_dict"],
+            meta=payload.get("meta", {}),
+        )

@@ -1,0 +1,38 @@
+"""Pieces shared by the query commands: reading request files and the model option."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import polars as pl
+
+from tsloop.errors import DataError
+
+
+def read_frame(path: str | Path, what: str) -> pl.DataFrame:
+    """Read a CSV/CSV.gz/Parquet request file as polars; values stay text until validation."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} file {path} does not exist")
+    try:
+        if path.suffix == ".parquet":
+            return pl.read_parquet(path)
+        return pl.read_csv(path, infer_schema=False)
+    except Exception as err:
+        raise DataError(
+            f"{what} file {path} could not be read ({type(err).__name__}: {str(err)[:200]}); "
+            "give a CSV (optionally .gz) with a header row, or a Parquet file"
+        ) from None
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", required=True,
+        help="a model file (model.pt), a training output folder, or an MLflow run id",
+    )
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--samples", type=int, default=200, help="joint sample paths (default 200)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample paths (default 0)")

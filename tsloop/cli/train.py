@@ -1,0 +1,117 @@
+"""``tsloop train``: fit a world model on a task, tracked in MLflow."""
+
+from __future__ import annotations
+
+import argparse
+
+from tsloop.cli.taskargs import add_task_arguments, task_from_args
+
+EXAMPLES = """examples:
+  tsloop train --task tasks/plant_forecast.yaml --preset small --max-epochs 20 --out outputs/plant
+  tsloop train --data telemetry.parquet --series-id host --timestamp ts --freq 1min \\
+      --target cpu,latency --intervention replicas --context 120 --horizon 30 --out outputs/mine
+  tsloop train --task tasks/epf_np.yaml --out outputs/np --resume      # continue after a crash
+  tsloop train --task tasks/epf_np.yaml --accelerator gpu --devices 2 --strategy ddp
+  tsloop train --task tasks/plant_forecast.yaml --set d_model=128 --set mean_depth=6
+
+Runs are logged to ./mlruns (SQLite store + artifacts) unless MLFLOW_TRACKING_URI is set;
+see them with `tsloop compare` or `mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db`.
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a world model on a task",
+        description="Train the looped latent world model with Lightning (early stopping, checkpoints, "
+        "gradient clipping, seeded) and log config, metrics, diagnostics, plots, the checkpoint and "
+        "an MLflow pyfunc model.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_task_arguments(p)
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", default="small", help="size preset: tiny, small, base (default small)")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one model option, e.g. d_model=128, deferred=false (repeatable)")
+    g = p.add_argument_group("training")
+    g.add_argument("--max-epochs", type=int, default=30)
+    g.add_argument("--max-time", type=float, help="wall-clock cap in seconds")
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--patience", type=int, default=5, help="early-stopping patience (validation checks)")
+    g.add_argument("--grad-clip", type=float, default=1.0)
+    g.add_argument("--train-stride", type=int, default=1, help="step between training windows")
+    g.add_argument("--val-stride", type=int, default=1)
+    g.add_argument("--limit-train-batches", type=float, default=1.0, help="fraction (<= 1) or count (> 1) of batches per epoch")
+    g.add_argument("--limit-val-batches", type=float, default=1.0)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--accelerator", default="cpu", help="any Lightning accelerator (cpu, gpu, auto, ...)")
+    g.add_argument("--devices", default="1", help="device count or list, as Lightning takes it")
+    g.add_argument("--strategy", default="auto", help="any Lightning strategy (ddp, ddp_spawn, fsdp, ...)")
+    g.add_argument("--num-nodes", type=int, default=1)
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default=None, help="output folder (default outputs/<task name>)")
+    g.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.ckpt, same MLflow run")
+    g.add_argument("--experiment", default="tsloop", help="MLflow experiment (default tsloop)")
+    g.add_argument("--run-name", help="MLflow run name (default: the task name)")
+    g.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="MLflow tag (repeatable)")
+    p.set_defaults(func=run)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``KEY=VALUE`` pairs with YAML scalars (numbers, true/false, null, lists)."""
+    import yaml
+
+    from tsloop.errors import SpecError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set d_model=128")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _limit(value: float) -> float | int:
+    """Lightning reads 1.0 as 'all batches' and an int as a count."""
+    return int(value) if value > 1 else value
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tsloop.errors import SpecError
+    from tsloop.model.config import ModelConfig
+    from tsloop.train.config import TrainConfig
+    from tsloop.train.fit import fit
+
+    task = task_from_args(args)
+    spec = task.spec
+    base = ModelConfig.preset(args.preset, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon)
+    overrides = parse_overrides(args.set)
+    try:
+        model_cfg = ModelConfig.from_dict({**base.to_dict(), **overrides})
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"--set {overrides}: {err}") from None
+    devices = int(args.devices) if args.devices.isdigit() else args.devices
+    train_cfg = TrainConfig(
+        max_epochs=args.max_epochs, max_time_s=args.max_time, batch_size=args.batch_size, lr=args.lr,
+        patience=args.patience, grad_clip=args.grad_clip, seed=args.seed, accelerator=args.accelerator,
+        devices=devices, strategy=args.strategy, num_nodes=args.num_nodes, train_stride=args.train_stride,
+        val_stride=args.val_stride, progress_bar=not args.no_progress,
+        limit_train_batches=_limit(args.limit_train_batches), limit_val_batches=_limit(args.limit_val_batches),
+    )
+    tags = dict(item.split("=", 1) for item in args.tag if "=" in item)
+    out = Path(args.out or f"outputs/{spec.name}")
+    print(task.describe())
+    result = fit(task, model_cfg, train_cfg, out_dir=out, experiment=args.experiment,
+                 run_name=args.run_name, tags=tags, resume=args.resume)
+    print(f"\ntrained in {result.wall_time_s:.1f} s; model -> {result.bundle_path}")
+    for key in sorted(k for k in result.metrics if k.startswith("val/")):
+        print(f"  {key:<22} {result.metrics[key]:.4f}")
+    if result.run_id:
+        from tsloop.tracking import ui_command
+
+        print(f"MLflow run {result.run_id} (experiment {args.experiment}); view: {ui_command()}")
+    return 0

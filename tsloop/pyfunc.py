@@ -1,0 +1,52 @@
+"""An MLflow pyfunc flavour: ``mlflow.pyfunc.load_model(uri).predict(frame)`` forecasts.
+
+The input frame holds each series' history followed by its next ``horizon`` rows,
+where the known-future and intervention columns are filled in and the targets are
+left empty; the output is the same long table that ``Forecaster.forecast`` returns.
+Optional ``params``: ``num_samples`` (int), ``seed`` (int).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+
+
+class TsloopForecastModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from tsloop.forecaster import Forecaster
+
+        self._forecaster = Forecaster.from_bundle_path(context.artifacts["bundle"])
+
+    def predict(self, context, model_input, params=None):
+        params = params or {}
+        return self._forecaster.forecast_frame(
+            model_input, num_samples=int(params.get("num_samples", 200)), seed=int(params.get("seed", 0))
+        )
+
+
+def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
+    """Log the pyfunc model into the logger's run, from code (no pickle); requirements are given,
+    not inferred, because inference would import and run the model in a subprocess."""
+    import torch
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ParamSchema, ParamSpec
+
+    import tsloop
+
+    # input columns differ per task, so only the params are declared; without a params schema
+    # MLflow would drop `params` at predict time
+    signature = ModelSignature(
+        params=ParamSchema([ParamSpec("num_samples", "long", 200), ParamSpec("seed", "long", 0)])
+    )
+
+    mlflow.set_tracking_uri(logger._tracking_uri)
+    with mlflow.start_run(run_id=logger.run_id):
+        mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(Path(__file__).with_name("pyfunc_model.py")),
+            artifacts={"bundle": str(bundle_path)},
+            signature=signature,
+            pip_requirements=[f"tsloop=={tsloop.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
+        )

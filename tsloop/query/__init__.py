@@ -1,0 +1,1 @@
+"""Forecast and what-if queries on a trained world model."""

@@ -1,0 +1,44 @@
+"""Where MLflow runs go.
+
+MLflow 3 defaults to ``sqlite:///mlflow.db`` in whatever folder you happen to be in,
+and its plain-file store refuses to start. tsloop keeps every run in one place
+instead: a SQLite store and an artifact folder inside ``./mlruns`` (the project's
+store when run from the checkout). ``MLFLOW_TRACKING_URI`` overrides it, e.g. for
+a remote tracking server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_EXPERIMENT = "tsloop"
+
+
+def mlruns_dir() -> Path:
+    """The local store folder: ``$TSLOOP_MLRUNS`` or ``./mlruns``."""
+    return Path(os.environ.get("TSLOOP_MLRUNS", "mlruns")).resolve()
+
+
+def local_tracking_uri() -> str:
+    """The SQLite store in :func:`mlruns_dir` (created on first use)."""
+    folder = mlruns_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else :func:`local_tracking_uri`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri()
+
+
+def artifact_location(local: bool = False) -> str | None:
+    """Artifact root for new experiments on the local store; remote servers choose their own."""
+    if os.environ.get("MLFLOW_TRACKING_URI") and not local:
+        return None
+    return (mlruns_dir() / "artifacts").as_uri()
+
+
+def ui_command(uri: str | None = None) -> str:
+    """The command that opens the MLflow UI on a store (default: the configured one)."""
+    return f"mlflow ui --backend-store-uri {uri or tracking_uri()}"

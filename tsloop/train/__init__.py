@@ -1,0 +1,1 @@
+"""Lightning training of the world model, tracked in MLflow."""

@@ -1,0 +1,42 @@
+"""Training configuration: one flat dataclass, each field declared once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from tsloop.errors import SpecError
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int = 30
+    max_time_s: float | None = None  # wall-clock cap for fit(), seconds; None = no cap
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2  # AdamW; a, delta, B of the retention are exempt (Parcae)
+    grad_clip: float = 1.0  # max gradient norm (LOOPWM.md)
+    patience: int = 5  # early stopping on val/loss, in validation checks
+    seed: int = 0
+    accelerator: str = "cpu"  # any Lightning accelerator: cpu, gpu, mps, auto
+    devices: int | str = 1
+    strategy: str = "auto"  # any Lightning strategy: ddp, ddp_spawn, fsdp, ...
+    num_nodes: int = 1
+    train_stride: int = 1  # step between training windows, in time steps
+    val_stride: int = 1
+    limit_train_batches: float | int = 1.0  # fraction or count of batches per epoch
+    limit_val_batches: float | int = 1.0
+    val_samples: int = 0  # sample paths per window for validation CRPS; 0 = CRPS from the quantile grid
+    num_workers: int = 0
+    deterministic: bool = True
+    progress_bar: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SpecError(f"unknown training option(s) {unknown}; valid options: {sorted(known)}")
+        return cls(**values)

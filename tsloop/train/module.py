@@ -1,0 +1,84 @@
+"""The LightningModule: thin. The network owns its losses; this logs, schedules and checkpoints."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from tsloop import metrics
+from tsloop.train.config import TrainConfig
+
+
+class WorldModelModule(pl.LightningModule):
+    """Trains a looped world model built from plain-dict configs (so checkpoints need no pickle)."""
+
+    def __init__(self, model_config: dict, train_config: dict):
+        super().__init__()
+        from tsloop.model.config import ModelConfig
+        from tsloop.model.world_model import WorldModel
+
+        self.save_hyperparameters(logger=False)  # record_run logs them flat, once
+        self.model = WorldModel(ModelConfig.from_dict(model_config))
+        self.train_cfg = TrainConfig.from_dict(train_config)
+        self._val: dict[str, list[np.ndarray]] = {}
+        self._diag_batch: dict[str, torch.Tensor] | None = None
+
+    def _shared_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        loss, logs = self.model.loss(batch, step=self.global_step)
+        size = batch["past_target"].shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        for name, value in logs.items():
+            if name == "loss":
+                continue
+            self.log(f"{stage}/{name}", float(value), on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        return loss
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self.model.update_ema()
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+        if self._diag_batch is None:
+            self._diag_batch = {k: v[:16] for k, v in batch.items()}
+        out = self.model(batch)
+        keep = {
+            "quantiles": out.quantiles,  # (B, H, Ct, Q)
+            "truth": batch["future_target"],  # (B, H, Ct)
+            "mask": batch["future_target_mask"],
+            "event_prob": out.event_prob,  # (B, H, Ce)
+            "event": batch["future_event"],
+        }
+        for key, value in keep.items():
+            self._val.setdefault(key, []).append(value.detach().float().cpu().numpy())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        val = {k: np.concatenate(v) for k, v in self._val.items()}
+        self._val = {}
+        levels = np.asarray(self.model.cfg.quantiles)
+        median = val["quantiles"][..., int(np.argmin(np.abs(levels - 0.5)))]
+        scores = {
+            "val/mae": metrics.mae(median, val["truth"], val["mask"]),
+            "val/mse": metrics.mse(median, val["truth"], val["mask"]),
+            # the quantile grid read as an ensemble: properscoring's CRPS of that ensemble
+            "val/crps": metrics.crps_samples(np.moveaxis(val["quantiles"], -1, 0), val["truth"], val["mask"]),
+        }
+        if val["event"].size:
+            scores["val/event_auprc"] = metrics.auprc(val["event_prob"], val["event"])
+        for name, value in scores.items():
+            if np.isfinite(value):
+                self.log(name, value, sync_dist=True)
+        if self._diag_batch is not None:
+            diag = self.model.diagnostics(self._diag_batch)
+            for name, value in diag.items():
+                self.log(f"diag/{name}", float(value), sync_dist=True)
+            self._diag_batch = None
+
+    def configure_optimizers(self):
+        groups = self.model.param_groups(self.train_cfg.weight_decay)
+        return torch.optim.AdamW(groups, lr=self.train_cfg.lr)
