@@ -1,0 +1,50 @@
+"""The demo's what-if picture: both plans as the model sees them and as the simulator has them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, _frames, origins_in_test_part
+from tsloop.demo.scenario import Scenario, demo_plans, plan_frame
+from tsloop.plots import fan, plt
+from tsloop.sim.plant.oracle import states_at
+
+COLORS = {"hold": "tab:blue", "scale_out": "tab:orange"}
+
+
+def whatif_plot(forecaster, scenario: Scenario, path: Path, cluster: int = 0) -> Path:
+    """Latency under each plan at one test origin: tsloop's fan (left) vs the oracle's (right),
+    with the realized counterfactual of each plan as a dashed line."""
+    spec, sim, noise = scenario.spec, scenario.sim, scenario.noise
+    H = spec.horizon
+    t0 = origins_in_test_part(scenario, 3)[1]
+    state = states_at(sim, noise, [t0])[0]
+    history, future = _frames(scenario, t0)
+    plans = demo_plans(scenario, t0, H)
+    answer = forecaster.whatif(history, {n: plan_frame(scenario, future, p) for n, p in plans.items()},
+                               objective=f"mean:{OBJECTIVE_CHANNEL}", num_samples=200)
+    oracle = sim.rollout(state, list(plans.values()), noise.exog.temp_forecast[:, t0 : t0 + H], n_paths=256)
+    steps = np.arange(H)
+    levels = (0.05, 0.25, 0.5, 0.75, 0.95)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+    for (name, plan), o in zip(plans.items(), oracle):
+        color = COLORS.get(name, None)
+        model_q = answer.forecasts[name].quantiles_of(OBJECTIVE_CHANNEL, series=cluster)
+        fan(axes[0], steps, model_q, color, name)
+        paths = o.targets[OBJECTIVE_CHANNEL][:, cluster]  # (N, H)
+        fan(axes[1], steps, {q: np.quantile(paths, q, axis=0) for q in levels}, color, name)
+        realized = sim.run(noise, plan, start=state, steps=H).targets[OBJECTIVE_CHANNEL][cluster]
+        for ax in axes:
+            ax.plot(steps, realized, color=color, ls="--", lw=1)
+    axes[0].set_title("tsloop what-if (90% / 50% bands)")
+    axes[1].set_title("simulator oracle; dashed = realized counterfactual")
+    axes[0].set_ylabel(f"{OBJECTIVE_CHANNEL} (ms)")
+    for ax in axes:
+        ax.set_xlabel("steps ahead")
+        ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
