@@ -23,7 +23,8 @@ def data_root() -> Path:
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    return Path(tsloop.__file__).resolve().parents[1].parent / "shared" / "data"
+    # resolved, so a shared/ that is a symlink still contains the files it names
+    return (Path(tsloop.__file__).resolve().parents[1].parent / "shared" / "data").resolve()
 
 
 def require_data_root() -> Path:
