@@ -109,3 +109,62 @@ def test_when_built_from_flags_then_lists_split_on_commas_and_names_stay_exact(t
     assert spec.known_future == [" Grid load forecast", " Wind power forecast"]
     assert spec.split == {"boundaries": [10, 20, 30]} and spec.allow_outside
     assert spec.data == str(tmp_path / "x.csv")
+
+
+# -- transforms ---------------------------------------------------------------------------------
+
+ROLED = {**BASE, "past_exog": ["p"], "intervention": ["u"], "event": ["e"], "static": ["c"]}
+
+
+def test_when_transforms_are_written_and_read_back_then_the_spec_is_equal(tmp_path):
+    spec = TaskSpec.from_dict({**ROLED, "transforms": {"y": "log1p", "p": "asinh", "u": "log"}})
+    path = spec.to_yaml(tmp_path / "out.yaml")
+    assert yaml.safe_load(path.read_text())["transforms"] == {"y": "log1p", "p": "asinh", "u": "log"}
+    again = TaskSpec.from_yaml(path)
+    assert again == spec and again.transforms == {"y": "log1p", "p": "asinh", "u": "log"}
+    plain = TaskSpec.from_dict(BASE)
+    assert plain.transforms == {} and "transforms" not in plain.to_dict()  # same dict (and fingerprint) as before
+
+
+@pytest.mark.parametrize(
+    "transforms, words",
+    [
+        ({"y": "log1"}, ["transforms.y: unknown transform 'log1'", "Did you mean 'log1p'?",
+                         "Valid transforms: identity", "log1p (values >= 0", "log (values > 0)", "asinh (any sign"]),
+        ({"y": "Asinh"}, ["Did you mean 'asinh'?"]),
+        ({"e": "log1p"}, ["'e' is an event column, which takes no transform", "remove 'e' from transforms"]),
+        ({"c": "log"}, ["'c' is a static column", "Only target, past_exog, known_future, intervention columns"]),
+        ({"yy": "log"}, ["transforms names 'yy', which is in no role of the task. Did you mean 'y'?"]),
+        ({"timestamp": "log"}, ["transforms names 'timestamp', which is in no role"]),
+        (["y", "log"], ["transforms must map columns to transform names"]),
+        ({"y": 3}, ["give column: name pairs of strings"]),
+    ],
+)
+def test_when_transforms_are_wrong_then_spec_error_says_which_and_how_to_fix(tmp_path, transforms, words):
+    with pytest.raises(SpecError) as err:
+        TaskSpec.from_yaml(write(tmp_path, {**ROLED, "transforms": transforms}))
+    for word in words:
+        assert word in str(err.value)
+    assert "task.yaml" in str(err.value)
+
+
+def test_when_transforms_come_from_flags_then_pairs_split_on_commas(tmp_path):
+    spec = TaskSpec.from_flags(
+        str(tmp_path / "x.csv"), "latency_p95,queue_depth,cpu", "5min", 12, 4,
+        transforms="latency_p95=log1p,queue_depth=log1p",
+    )
+    assert spec.transforms == {"latency_p95": "log1p", "queue_depth": "log1p"}
+    assert TaskSpec.from_flags(str(tmp_path / "x.csv"), "y", "5min", 12, 4).transforms == {}
+    with pytest.raises(SpecError, match="COLUMN=NAME pairs"):
+        TaskSpec.from_flags(str(tmp_path / "x.csv"), "y", "5min", 12, 4, transforms="y:log1p")
+    with pytest.raises(SpecError, match="names 'y' twice"):
+        TaskSpec.from_flags(str(tmp_path / "x.csv"), "y", "5min", 12, 4, transforms="y=log1p,y=log")
+
+
+def test_when_the_plant_tasks_are_read_then_heavy_tailed_channels_are_log_scaled(tasks_dir):
+    from tsloop.sim.plant import PlantConfig, plant_task
+
+    expected = {"queue_depth": "log1p", "latency_p95": "log1p", "error_rate": "log", "request_rate": "log1p"}
+    for kind in ("forecast", "whatif"):
+        assert TaskSpec.from_yaml(tasks_dir / f"plant_{kind}.yaml").transforms == expected
+        assert TaskSpec.from_dict(plant_task(kind, PlantConfig())).transforms == expected

@@ -9,6 +9,7 @@ Example::
     spec = TaskSpec.from_yaml("tasks/epf_np.yaml")
     spec.roles["known_future"]   # [' Grid load forecast', ' Wind power forecast']
     spec.dims                    # ChannelDims(target=1, known_future=2, ...)
+    spec.transforms              # {} here; e.g. {'latency_p95': 'log1p'} for heavy-tailed channels
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ ROLES = ("target", "past_exog", "known_future", "intervention", "event", "static
 FORMATS = ("long", "wide")
 STEP_FREQ = "step"  # integer time index increasing by 1
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)  # TSLib Dataset_Custom
+# Per-column value transforms applied before standard scaling (implemented in scaling.py), with
+# the values each one accepts: shown in errors so users can pick one.
+TRANSFORMS = {
+    "identity": "any value",
+    "log1p": "values >= 0, e.g. latency, queue depth, counts",
+    "log": "values > 0",
+    "asinh": "any sign, for signed heavy tails such as prices that go negative",
+}
+TRANSFORM_ROLES = ("target", "past_exog", "known_future", "intervention")  # the per-series scaled roles
 
 
 def closest(name: str, options: list[str] | tuple[str, ...]) -> str | None:
@@ -96,6 +106,7 @@ class TaskSpec:
     intervention: list[str] = field(default_factory=list)
     event: list[str] = field(default_factory=list)
     static: list[str] = field(default_factory=list)
+    transforms: dict[str, str] = field(default_factory=dict)  # column -> TRANSFORMS name; others identity
     split: dict[str, list] = field(default_factory=lambda: {"fractions": list(DEFAULT_FRACTIONS)})
     intervention_bounds: dict[str, list[float]] = field(default_factory=dict)
     allow_outside: bool = False  # let `data` point outside the task file's folder
@@ -150,7 +161,8 @@ class TaskSpec:
         values = dict(raw)
         for role in ROLES:
             values[role] = _column_list(role, values.get(role))
-        for key, default in (("split", {"fractions": list(DEFAULT_FRACTIONS)}), ("intervention_bounds", {})):
+        defaults = (("split", {"fractions": list(DEFAULT_FRACTIONS)}), ("intervention_bounds", {}), ("transforms", {}))
+        for key, default in defaults:
             if values.get(key) is None:
                 values[key] = default
         values = {k: v for k, v in values.items() if v is not None or k in ("data", "source", "series_id")}
@@ -189,9 +201,12 @@ class TaskSpec:
         static: str | list[str] | None = None,
         fractions: str | list[float] | None = None,
         boundaries: str | list[int] | None = None,
+        transforms: str | dict[str, str] | None = None,
         name: str | None = None,
     ) -> "TaskSpec":
         """Build from command-line flags: lists may be comma-separated strings (names kept exact).
+
+        ``transforms`` is a dict or ``"COLUMN=NAME,COLUMN=NAME"``, e.g. ``"latency_p95=log1p"``.
 
         A path given on the command line is the user's explicit choice, so it may lie anywhere.
         """
@@ -215,6 +230,7 @@ class TaskSpec:
             "intervention": _split_flag(intervention),
             "event": _split_flag(event),
             "static": _split_flag(static),
+            "transforms": _transform_flag(transforms),
             "context_length": context_length,
             "horizon": horizon,
             "split": split,
@@ -227,6 +243,8 @@ class TaskSpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict in schema order (no base_dir), as written to YAML, MLflow and checkpoints."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "base_dir"}
+        if not out["transforms"]:  # specs without transforms serialise (and fingerprint) as before the key existed
+            del out["transforms"]
         return {key: _plain(value) for key, value in out.items()}
 
     def to_yaml(self, path: str | Path) -> Path:
@@ -287,6 +305,7 @@ def _check(spec: TaskSpec) -> None:
     _check_roles_disjoint(spec)
     spec.split = _check_split(spec.split)
     spec.intervention_bounds = _check_bounds(spec)
+    spec.transforms = _check_transforms(spec)
 
 
 def _check_roles_disjoint(spec: TaskSpec) -> None:
@@ -347,6 +366,41 @@ def _check_bounds(spec: TaskSpec) -> dict[str, list[float]]:
     return out
 
 
+def _check_transforms(spec: TaskSpec) -> dict[str, str]:
+    if not isinstance(spec.transforms, dict):
+        raise SpecError(
+            f"transforms must map columns to transform names, e.g. {{latency_p95: log1p}}; got {spec.transforms!r}."
+        )
+    valid = ", ".join(f"{name} ({accepts})" for name, accepts in TRANSFORMS.items())
+    scaled = [column for role in TRANSFORM_ROLES for column in getattr(spec, role)]
+    role_of = {column: role for role in ROLES for column in getattr(spec, role)}
+    out = {}
+    for column, name in spec.transforms.items():
+        if not isinstance(column, str) or not isinstance(name, str):
+            raise SpecError(
+                f"transforms: give column: name pairs of strings, got {column!r}: {name!r}. Quote them in YAML."
+            )
+        if name not in TRANSFORMS:
+            raise SpecError(
+                f"transforms.{column}: unknown transform {name!r}.{did_you_mean(name, list(TRANSFORMS))} "
+                f"Valid transforms: {valid}."
+            )
+        if column in role_of and column not in scaled:
+            raise SpecError(
+                f"transforms.{column}: {column!r} is {'an' if role_of[column] == 'event' else 'a'} "
+                f"{role_of[column]} column, which takes no transform "
+                f"(events stay 0/1, statics are scaled across series). Only {', '.join(TRANSFORM_ROLES)} "
+                f"columns do; remove {column!r} from transforms."
+            )
+        if column not in scaled:
+            raise SpecError(
+                f"transforms names {column!r}, which is in no role of the task.{did_you_mean(column, scaled)} "
+                f"Columns that take a transform ({', '.join(TRANSFORM_ROLES)}): {scaled}."
+            )
+        out[column] = name
+    return out
+
+
 def _expect(value: Any, kind: type, key: str) -> None:
     if not isinstance(value, kind):
         raise SpecError(f"{key} must be a {kind.__name__}, got {value!r} ({type(value).__name__}).")
@@ -376,6 +430,26 @@ def _split_flag(value: str | list[str] | None) -> list[str]:
     if isinstance(value, str):
         return [part for part in value.split(",") if part.strip()]
     return list(value)
+
+
+def _transform_flag(value: str | dict[str, str] | None) -> dict[str, str]:
+    """'a=log1p,b=asinh' -> {'a': 'log1p', 'b': 'asinh'} (column names kept exact)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    out = {}
+    for part in (p for p in value.split(",") if p.strip()):
+        column, sep, name = part.rpartition("=")
+        if not sep or not column.strip() or not name.strip():
+            raise SpecError(
+                f"--transforms takes COLUMN=NAME pairs separated by commas, e.g. "
+                f"latency_p95=log1p,queue_depth=log1p; got {value!r} (the part {part!r})."
+            )
+        if column in out:
+            raise SpecError(f"--transforms names {column!r} twice ({value!r}); give each column one transform.")
+        out[column] = name.strip()
+    return out
 
 
 def _numbers(flag: str, value: str | list, kind: type) -> list:

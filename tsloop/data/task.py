@@ -105,6 +105,7 @@ class TelemetryTask:
             "context_length": self.spec.context_length,
             "horizon": self.spec.horizon,
             "roles": self.spec.roles,
+            "transforms": dict(self.spec.transforms),
             "split": self.spec.split,
             "parts": self.sizes(),
             "missing_target": self.report.missing_target,
@@ -125,6 +126,8 @@ class TelemetryTask:
         for role, columns in s.roles.items():
             shown = ", ".join(repr(c) for c in columns[:12]) + (f" ... ({len(columns)} columns)" if len(columns) > 12 else "")
             lines.append(f"  {role:<13} {shown or '-'}")
+        if s.transforms:
+            lines.append("transforms:   " + ", ".join(f"{c!r} {t}" for c, t in s.transforms.items()))
         lines.append(f"split ({kind} {'/'.join(f'{v:g}' for v in values)}):")
         for part, size in self.sizes().items():
             lines.append(f"  {part:<5} {size['rows']:>9,} rows {size['windows']:>9,} windows")
