@@ -27,10 +27,14 @@ def mse(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> 
     return _masked_mean((pred - truth) ** 2, mask)
 
 
+def crps_ensemble(truth: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """CRPS of each value of ``truth`` (...) under the ensemble ``samples`` (S, ...) (properscoring)."""
+    return properscoring.crps_ensemble(np.asarray(truth, dtype=float), np.moveaxis(np.asarray(samples, dtype=float), 0, -1))
+
+
 def crps_samples(samples: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Mean CRPS of an ensemble ``samples`` (S, ...) against ``truth`` (...) (properscoring)."""
-    scores = properscoring.crps_ensemble(truth, np.moveaxis(samples, 0, -1))
-    return _masked_mean(scores, mask)
+    """Mean CRPS of an ensemble ``samples`` (S, ...) against ``truth`` (...), missing values left out."""
+    return _masked_mean(crps_ensemble(truth, samples), mask)
 
 
 def crps_quantiles(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsloop.sim.crps import crps_ensemble, sample_crps
+from tsloop.metrics import crps_ensemble
 from tsloop.sim.plant import TARGETS, Plan, climatology_paths, oracle_crps, states_at
 
 
@@ -67,11 +67,3 @@ def test_when_a_plan_is_scored_then_truth_is_its_counterfactual_run(plant):
     plan = Plan(replicas=12, cooling_setpoint=20.0, rate_limit=5000.0)
     scores = oracle_crps(sim, noise, [1500], 12, plan=plan, n_paths=32)
     assert set(scores) == set(TARGETS) and all(np.isfinite(v) and v >= 0 for v in scores.values())
-
-
-def test_when_crps_fallback_is_used_then_it_matches_properscoring():
-    rng = np.random.default_rng(0)
-    samples, obs = rng.normal(size=(50, 3, 4)), rng.normal(size=(3, 4))
-    np.testing.assert_allclose(sample_crps(obs, np.moveaxis(samples, 0, -1)), crps_ensemble(obs, samples), atol=1e-12)
-    # one-member ensemble: CRPS is the absolute error
-    np.testing.assert_allclose(crps_ensemble(obs, obs[None] + 1.0), 1.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsloop.sim.crps import crps_ensemble
+from tsloop.metrics import crps_ensemble
 from tsloop.sim.plant.config import TARGETS
 from tsloop.sim.plant.drivers import PlantNoise
 from tsloop.sim.plant.physics import PlantState
