@@ -175,3 +175,14 @@ def test_when_validating_without_grad_then_loss_is_finite_and_training_buffers_d
     assert torch.isfinite(loss) and "jacobian" not in logs
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_when_one_step_weight_is_set_then_the_teacher_forced_term_trains_the_observation_encoder():
+    torch.manual_seed(0)
+    model = tiny_model(ALL_DIMS, one_step_weight=1.0, jacobian_weight=0.0).train()
+    loss, logs = model.loss(make_batch(ALL_DIMS), step=0)
+    assert "one_step" in logs and logs["one_step"] > 0
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.obs_embed.parameters())
+    _, without = tiny_model(ALL_DIMS, jacobian_weight=0.0).train().loss(make_batch(ALL_DIMS))
+    assert "one_step" not in without

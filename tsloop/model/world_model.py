@@ -219,6 +219,8 @@ class WorldModel(nn.Module):
             q_all = q[:, :horizon]
             terms["forecast"] = losses.pinball(q_all, y, mask, self.levels)
             terms["event"] = losses.event_bce(logits[:, :horizon], events, cfg.event_pos_weight)
+        if cfg.one_step_weight > 0:
+            terms["one_step"] = cfg.one_step_weight * self._one_step_loss(batch, h0, drive, run)
         if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
             states = torch.cat([h0[:, None], h], dim=1)
             terms["jacobian"] = cfg.jacobian_weight * self._jacobian(states, drive, run)
@@ -233,6 +235,28 @@ class WorldModel(nn.Module):
         if cfg.deferred and cfg.path_weight > 0:
             logs["c_max"] = c_max
         return total, logs
+
+    def _one_step_loss(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
+        """Forecast loss of one imagined step taken from each teacher-forced (observed) state.
+
+        Under a reactive logging policy the control of patch k depends on what was seen up to
+        patch k-1; an open-loop rollout hides that from the model, which then learns the policy's
+        correlations (more replicas <-> more load) instead of the control's effect. Stepping from
+        the observed state conditions on what the policy saw, so this term carries the
+        unconfounded transition, the one a what-if needs.
+        """
+        obs = self.future_obs(batch, self.obs_embed)  # (B, K, D)
+        posterior = self.rollout(h0, drive, obs, run)  # (B, K, D): h_k after observing patch k
+        before = torch.cat([h0[:, None], posterior[:, :-1]], dim=1)  # state before each patch
+        b, k, d = before.shape
+        flat_run = dataclasses.replace(run, depth=run.depth.repeat_interleave(k), loops_used=[], gate_losses=[])
+        # the run's coefficients, not new ones: a second power-iteration update would break backward
+        prior = self.step(before.reshape(b * k, d), drive.reshape(b * k, d), None, flat_run)
+        q, logits = self.decode(prior.view(b, k, d))
+        horizon = self.cfg.horizon
+        y, mask = batch["future_target"], batch["future_target_mask"]
+        return (losses.pinball(q[:, :horizon], y, mask, self.levels)
+                + losses.event_bce(logits[:, :horizon], batch["future_event"], self.cfg.event_pos_weight))
 
     def _jacobian(self, states: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
         """Jacobian penalty at one random outer step, recomputed with every loop differentiable."""
