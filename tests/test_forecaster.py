@@ -104,3 +104,10 @@ def test_when_saved_and_loaded_then_predictions_are_identical(forecaster, reques
     a = forecaster.forecast(*request_frames, num_samples=16, seed=3)
     b = again.forecast(*request_frames, num_samples=16, seed=3)
     assert np.array_equal(a.samples, b.samples)
+
+
+def test_when_sampling_then_paths_stay_in_the_widened_train_range(forecaster, request_frames):
+    result = forecaster.forecast(*request_frames, num_samples=256, seed=7)
+    low, high = forecaster.scaler.plausible_range(np.arange(2), "target", forecaster.range_margin)
+    assert np.isfinite(low).all() and np.isfinite(high).all()
+    assert (result.samples >= low[None, :, None]).all() and (result.samples <= high[None, :, None]).all()

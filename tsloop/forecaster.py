@@ -36,6 +36,8 @@ from tsloop.query.results import DEFAULT_LEVELS, ForecastResult, WhatIfResult
 class Forecaster:
     """A trained world model with the spec and scaler of its training data."""
 
+    range_margin: float | None = 1.0  # samples stay within the train range widened by this many widths
+
     def __init__(self, model, spec: TaskSpec, scaler: StandardScaler, meta: dict | None = None):
         self.model = model.eval()
         self.spec = spec
@@ -133,7 +135,11 @@ class Forecaster:
         paths = sample_paths(self.model, batch, num_samples, noise=noise)
         index = batch["series_index"].numpy()
         target = np.moveaxis(paths.target.numpy(), 1, 0)  # (B, S, H, Ct)
-        target = np.moveaxis(self.scaler.inverse_transform(target, index, role="target"), 0, 1)
+        target = self.scaler.inverse_transform(target, index, role="target")
+        if self.range_margin is not None:
+            low, high = self.scaler.plausible_range(index, "target", self.range_margin)  # (B, Ct)
+            target = np.clip(target, low[:, None, None], high[:, None, None])
+        target = np.moveaxis(target, 0, 1)
         return ForecastResult(
             series_ids=request.series_ids,
             timestamps=request.timestamps(),

@@ -226,3 +226,19 @@ def test_when_a_transform_is_identity_then_scaling_is_unchanged(make_frame, make
     for role in ("target", "known_future"):
         np.testing.assert_array_equal(identity.scaler.mean[role], plain.scaler.mean[role])
     np.testing.assert_array_equal(identity.dataset("train")[5]["past_target"], plain.dataset("train")[5]["past_target"])
+
+
+def test_when_fitted_then_the_plausible_range_is_the_widened_train_range(make_frame, make_spec):
+    frame = make_frame(n=200, series=2)
+    task = load_task(make_spec(frame), frame)
+    scaler = task.scaler
+    train_end = task.parts(0)["train"].end
+    raw = task.series[0].values["target"][:train_end]
+    low, high = scaler.plausible_range(np.array([0]), "target", margin=0.5)
+    width = np.nanmax(raw, 0) - np.nanmin(raw, 0)
+    assert np.allclose(low[0], np.nanmin(raw, 0) - 0.5 * width)
+    assert np.allclose(high[0], np.nanmax(raw, 0) + 0.5 * width)
+    again = StandardScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    assert np.allclose(again.plausible_range(np.array([0]))[1], scaler.plausible_range(np.array([0]))[1])
+    old = {k: v for k, v in scaler.to_dict().items() if k not in ("low", "high")}  # written before ranges
+    assert np.isinf(StandardScaler.from_dict(old).plausible_range(np.array([0]))[1]).all()

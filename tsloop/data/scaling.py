@@ -56,6 +56,8 @@ class StandardScaler:
     mean: dict[str, np.ndarray]
     std: dict[str, np.ndarray]
     transforms: dict[str, str] = field(default_factory=dict)  # column -> transform name; absent = identity
+    low: dict[str, np.ndarray] = field(default_factory=dict)  # role -> (S, C) raw train minimum
+    high: dict[str, np.ndarray] = field(default_factory=dict)  # role -> (S, C) raw train maximum
 
     @classmethod
     def fit(cls, spec: TaskSpec, series: list[SeriesData], train_rows: list[int]) -> "StandardScaler":
@@ -72,6 +74,7 @@ class StandardScaler:
             names = scaler.channel_transforms(role)
             blocks = [_forward(item.values[role][:end], names) for item, end in zip(series, train_rows)]
             scaler.mean[role], scaler.std[role] = _grouped_stats(blocks)
+            scaler.low[role], scaler.high[role] = _grouped_range([item.values[role][:end] for item, end in zip(series, train_rows)])
         per_series = np.stack([item.values["static"][0] for item in series])  # (S, Cs)
         scaler.mean["static"], scaler.std["static"] = (m[0] for m in _grouped_stats([per_series]))
         return scaler
@@ -129,6 +132,8 @@ class StandardScaler:
             "mean": {r: m.tolist() for r, m in self.mean.items()},
             "std": {r: s.tolist() for r, s in self.std.items()},
             "transforms": dict(self.transforms),
+            "low": {r: m.tolist() for r, m in self.low.items()},
+            "high": {r: m.tolist() for r, m in self.high.items()},
         }
 
     @classmethod
@@ -145,12 +150,26 @@ class StandardScaler:
 
         def arrays(key: str) -> dict[str, np.ndarray]:
             out = {}
+            if key not in raw:  # ranges were added later: unknown means unbounded
+                fill = -np.inf if key == "low" else np.inf
+                return {r: np.full((len(raw["series_ids"]), len(columns[r])), fill) for r in PER_SERIES_ROLES}
             for role in PER_SERIES_ROLES:
                 out[role] = np.asarray(raw[key][role], dtype=np.float64).reshape(len(raw["series_ids"]), len(columns[role]))
-            out["static"] = np.asarray(raw[key]["static"], dtype=np.float64).reshape(len(columns["static"]))
+            if "static" in raw[key]:
+                out["static"] = np.asarray(raw[key]["static"], dtype=np.float64).reshape(len(columns["static"]))
             return out
 
-        return cls(list(raw["series_ids"]), columns, arrays("mean"), arrays("std"), transforms)
+        return cls(list(raw["series_ids"]), columns, arrays("mean"), arrays("std"), transforms,
+                   arrays("low"), arrays("high"))
+
+    def plausible_range(self, series_index: Array, role: str = "target", margin: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high), each (B, C): the raw train range of each series widened by ``margin`` times its
+        width on both sides. Forecast samples are kept inside it, so a quantile tail extrapolated
+        through exp/expm1 cannot come back as 10^9 ms of latency."""
+        index = np.asarray(series_index)
+        low, high = self.low[role][index], self.high[role][index]
+        width = np.where(np.isfinite(high - low), high - low, 0.0)
+        return low - margin * width, high + margin * width
 
     def _apply(self, values: Array, series_index: int | Array, role: str, channel_axis: int, inverse: bool) -> Array:
         if role == "event":
@@ -256,6 +275,19 @@ def _inverse(z: Array, names: list[str], dtype) -> Array:
             clipped = lib.clip(z[..., j], lows[name], limit)
             out[..., j] = getattr(lib, _FUNCTIONS[name][1])(clipped)
     return out
+
+
+def _grouped_range(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Finite min and max per block and column: (S, C) each; -inf/inf where a column has no value."""
+    low = np.full((len(blocks), blocks[0].shape[1]), -np.inf)
+    high = np.full_like(low, np.inf)
+    for s, block in enumerate(blocks):
+        finite = np.where(np.isfinite(block), block, np.nan)
+        seen = ~np.isnan(finite).all(axis=0)
+        if seen.any():
+            low[s, seen] = np.nanmin(finite[:, seen], axis=0)
+            high[s, seen] = np.nanmax(finite[:, seen], axis=0)
+    return low, high
 
 
 def _grouped_stats(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
