@@ -21,10 +21,27 @@ def mlruns_dir() -> Path:
 
 
 def local_tracking_uri() -> str:
-    """The SQLite store in :func:`mlruns_dir` (created on first use)."""
+    """The SQLite store in :func:`mlruns_dir`, created on first use."""
     folder = mlruns_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'mlflow.db'}"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    if not (folder / "mlflow.db").exists():
+        _create_store(folder, uri)
+    return uri
+
+
+def _create_store(folder: Path, uri: str) -> None:
+    """Create the SQLite schema under a file lock: two trainings started at once on a fresh store
+    would otherwise race through MLflow's migrations and one would fail."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; MLflow creates the store on first use
+        return
+    import mlflow
+
+    with open(folder / ".create.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)  # runs the migrations
 
 
 def tracking_uri() -> str:
