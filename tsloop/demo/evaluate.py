@@ -37,7 +37,14 @@ def origins_in_test_part(scenario: Scenario, count: int) -> list[int]:
 
 def evaluate_forecasts(forecaster, scenario: Scenario, origins: list[int], season: int,
                        num_samples: int = 200, oracle_paths: int = 256) -> pd.DataFrame:
-    """Per target: CRPS and MAE of tsloop, seasonal naive and the oracle (original units)."""
+    """Per target: CRPS and MAE of tsloop, seasonal naive and the oracle (original units).
+
+    The forecast conditions on the logged future controls. The oracle knows the full state but
+    takes those controls as a fixed plan; the logging operator chose them in reaction to the
+    future it saw, so they carry information about it, and a model conditioning on them can
+    score below this oracle on factual data (ratio < 1). The what-if scores below have no such
+    leak: there the plans are chosen independently of the future.
+    """
     spec, sim, noise = scenario.spec, scenario.sim, scenario.noise
     H = spec.horizon
     names = list(spec.target)
@@ -122,6 +129,9 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
         "ranking_accuracy_material": float(agree[table["material"]].mean()) if table["material"].any() else float("nan"),
         "effect_mae": float((table["effect_tsloop"] - table["effect_oracle"]).abs().mean()),
         "effect_interval_coverage": float(covered.mean()),
+        "p_better_tsloop_mean": float(table["p_better_tsloop"].mean()),
+        "p_better_oracle_mean": float(table["p_better_oracle"].mean()),
+        "p_better_brier": float(((table["p_better_tsloop"] - table["p_better_oracle"]) ** 2).mean()),
         "cf_crps_tsloop": float(np.mean(crps["tsloop"])),
         "cf_crps_oracle": float(np.mean(crps["oracle"])),
     }
