@@ -1,0 +1,132 @@
+"""Probe pipeline: several models x seeds on one task -> scores with intervals, plots, MLflow, a report.
+
+Stages (both by default; ``--stage probe`` lets probing start while later seeds still train)::
+
+    # 1. train (pipelines/probe/train_models.py), then
+    python pipelines/probe/run.py --task pipelines/probe/tasks/plant_probe.yaml \
+        --models outputs/probe/plant --variants dd,dd_terminal,stepwise,noloop --seeds 0,1,2 \
+        --teacher dd --k 4,8,16,32 --out pipelines/probe/results/plant
+
+``--models DIR`` holds ``<variant>-s<seed>/model.pt``. Each model's probe run (latents of train,
+val and test windows, probes fitted, test predictions) is cached next to it as ``probe_run.pkl``.
+The report stage bootstraps over test windows and seeds, writes ``scores.csv``, ``per_step.csv``,
+``tables.md`` and plots to ``--out`` and logs one run to the MLflow experiment ``tsloop-probe``.
+Latents: ``imagined`` for every variant, plus ``teacher`` (future observations fed) for the
+``--teacher`` variants: the upper reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from tsloop.data.spec import TaskSpec
+from tsloop.forecaster import Forecaster
+from tsloop.probe.evaluate import probe_model, score_runs, step_curves
+from tsloop.probe.latents import probe_task
+from tsloop.probe.report import HEADLINE, log_run, markdown, plot_steps, plot_vs_k
+
+
+def probe_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
+    task = None
+    for seed in args.seeds:
+        for variant in args.variants:
+            folder = Path(args.models) / f"{variant}-s{seed}"
+            cache = folder / "probe_run.pkl"
+            if cache.is_file() or not (folder / "model.pt").is_file():
+                continue
+            start = time.perf_counter()
+            model = Forecaster.load(folder).model
+            if task is None:  # every model of a task shares context and patch length
+                task = probe_task(spec, model.cfg.context_length, model.cfg.patch_len, max(ks))
+            modes = ("imagined", "teacher") if variant in args.teacher else ("imagined",)
+            run = probe_model(model, task, k_max=max(ks), modes=modes, strides=args.strides, seed=seed,
+                              max_windows=args.max_windows)
+            with open(cache, "wb") as handle:
+                pickle.dump(run, handle)
+            print(f"{variant} seed {seed}: probed in {time.perf_counter() - start:.0f}s", flush=True)
+
+
+def report_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables, curves, seeds_used = [], [], {}
+    for variant in args.variants:
+        runs = []
+        for seed in args.seeds:
+            cache = Path(args.models) / f"{variant}-s{seed}" / "probe_run.pkl"
+            if cache.is_file():
+                with open(cache, "rb") as handle:
+                    runs.append(pickle.load(handle))
+        if not runs:
+            continue
+        seeds_used[variant] = len(runs)
+        table = score_runs(runs, ks, reps=args.reps)
+        table.insert(0, "model", variant)
+        tables.append(table)
+        c = step_curves(runs)
+        c.insert(0, "model", variant)
+        curves.append(c)
+        print(f"{variant}: scored {len(runs)} seed(s)", flush=True)
+    table, curve = pd.concat(tables, ignore_index=True), pd.concat(curves, ignore_index=True)
+    table.to_csv(out / "scores.csv", index=False)
+    curve.to_csv(out / "per_step.csv", index=False)
+    title = f"{spec.name}: "
+    plots = plot_vs_k(table, out / "plots", title) + [plot_steps(curve, out / "plots", title)]
+    events = sorted(set(table[table.metric == "step_auprc"].channel) - {"mean"})
+    sections = [f"# Probe scores: {spec.name}\n\nseeds per model: {seeds_used}; mean over seeds "
+                f"[95% bootstrap interval over test windows and seeds, {args.reps} replicates]\n"]
+    for metric, (channel, label) in HEADLINE.items():
+        for ch in [channel] if channel else events:
+            text = markdown(table, metric, ch)
+            if text:
+                sections.append(f"## {label} — {ch}\n\n{text}\n")
+    mae = table[(table.metric == "dense_mae") & (table.K == max(ks)) & (table.family != "head")
+                & (table.channel != "mean")]  # a mean of MAEs in different units means nothing
+    if not mae.empty:
+        wide = mae.pivot_table(index=["model", "mode", "family"], columns="channel", values="mean")
+        lines = ["| model | latents | probe | " + " | ".join(wide.columns) + " |", "|" + "---|" * (3 + wide.shape[1])]
+        lines += ["| " + " | ".join(idx) + " | " + " | ".join(f"{v:.3g}" for v in row) + " |" for idx, row in wide.iterrows()]
+        sections.append(f"## dense MAE per channel, data units, K={max(ks)}\n\n" + "\n".join(lines) + "\n")
+    (out / "tables.md").write_text("\n".join(sections))
+    params = dict(task=spec.name, k=ks, variants=args.variants, seeds=args.seeds, teacher=args.teacher,
+                  strides=args.strides, reps=args.reps, models=args.models, max_windows=args.max_windows)
+    run_id = log_run(table, params, plots + [out / "scores.csv", out / "per_step.csv", out / "tables.md"],
+                     run_name=f"probe-{spec.name}", tags={"probe.task": spec.name})
+    print(f"report: {out / 'tables.md'}; MLflow run {run_id}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", required=True)
+    p.add_argument("--models", required=True, help="folder of <variant>-s<seed>/model.pt")
+    p.add_argument("--variants", default="dd,dd_terminal,stepwise,noloop")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--teacher", default="dd", help="variants also probed with teacher-forced latents")
+    p.add_argument("--k", default="4,8,16,32")
+    p.add_argument("--strides", default="128,64,32", help="window strides train,val,test")
+    p.add_argument("--max-windows", type=int)
+    p.add_argument("--reps", type=int, default=200)
+    p.add_argument("--stage", choices=["probe", "report", "all"], default="all")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    args.variants = args.variants.split(",")
+    args.teacher = [v for v in args.teacher.split(",") if v]
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.strides = tuple(int(s) for s in args.strides.split(","))
+    torch.set_num_threads(1)  # tiny models: one thread is faster on a shared CPU
+    spec = TaskSpec.from_yaml(args.task)
+    ks = tuple(sorted(int(k) for k in args.k.split(",")))
+    if args.stage in ("probe", "all"):
+        probe_stage(args, spec, ks)
+    if args.stage in ("report", "all"):
+        report_stage(args, spec, ks)
+
+
+if __name__ == "__main__":
+    main()

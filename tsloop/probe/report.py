@@ -1,0 +1,158 @@
+"""Probe results as tables, plots and an MLflow run.
+
+Example::
+
+    table = score_runs(runs, ks)                       # tsloop.probe.evaluate
+    table.insert(0, "model", "dd")
+    print(markdown(table, "dense_r2"))
+    paths = plot_vs_k(table, "out/")                   # one PNG per headline metric
+    log_run(table, curves, params, paths, experiment="tsloop-probe")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+# metric -> (channel shown, plain title); "mean" = mean over channels
+HEADLINE = {
+    "dense_r2": ("mean", "dense detail: R² of every target (scaled units; log space for heavy-tailed channels)"),
+    "dense_r2_raw": ("mean", "dense detail: R² of every target (data units)"),
+    "detail_r2": ("mean", "high-frequency detail: R² after removing a moving-average trend"),
+    "step_auprc": (None, "event at each step: AUPRC"),
+    "step_recall": (None, "event at each step: recall at 1% false alarms"),
+    "win_auprc": (None, "event anywhere in the window: AUPRC"),
+    "win_recall": (None, "event anywhere in the window: recall at 1% false alarms"),
+    "timing_mae": (None, "first-event step: mean absolute error (time steps)"),
+    "timing_within1": (None, "first-event step: share within ±1 time step"),
+}
+BASELINE = {"step_auprc": "step_base", "win_auprc": "win_base", "timing_mae": "timing_const_mae"}
+ROW = ["model", "mode", "family"]
+
+
+def _cell(row) -> str:
+    if pd.isna(row["mean"]):
+        return "–"
+    return f"{row['mean']:.3f} [{row['lo']:.3f}, {row['hi']:.3f}]"
+
+
+def markdown(table: pd.DataFrame, metric: str, channel: str = "mean") -> str:
+    """One metric as a markdown table: a row per (model, latents, probe), a column per K."""
+    part = table[(table.metric == metric) & (table.channel == channel)].copy()
+    if part.empty:
+        return ""
+    part["cell"] = part.apply(_cell, axis=1)
+    wide = part.pivot_table(index=ROW, columns="K", values="cell", aggfunc="first")
+    base = BASELINE.get(metric)
+    lines = ["| model | latents | probe | " + " | ".join(f"K={k}" for k in wide.columns) + " |",
+             "|" + "---|" * (3 + len(wide.columns))]
+    for idx, row in wide.iterrows():
+        lines.append("| " + " | ".join(idx) + " | " + " | ".join(str(v) for v in row.values) + " |")
+    if base:
+        b = table[(table.metric == base) & (table.channel == channel)]
+        b = b.groupby("K")["mean"].mean()
+        name = "best constant" if metric == "timing_mae" else "base rate (chance AUPRC)"
+        lines.append(f"| *{name}* | | | " + " | ".join(f"{b.get(k, float('nan')):.3f}" for k in wide.columns) + " |")
+    return "\n".join(lines)
+
+
+def plot_vs_k(table: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
+    """Score vs K per headline metric: one panel per probe family, one line per model and latents."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for metric, (channel, label) in HEADLINE.items():
+        channels = [channel] if channel else sorted(set(table[table.metric == metric].channel) - {"mean"})
+        for ch in channels:
+            part = table[(table.metric == metric) & (table.channel == ch)]
+            if part.empty:
+                continue
+            families = list(dict.fromkeys(part.family))
+            fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.4), sharey=True, squeeze=False)
+            for ax, family in zip(axes[0], families):
+                for (model, mode), line in part[part.family == family].groupby(["model", "mode"], sort=False):
+                    line = line.sort_values("K")
+                    err = [(line["mean"] - line["lo"]).clip(lower=0).fillna(0),
+                           (line["hi"] - line["mean"]).clip(lower=0).fillna(0)]
+                    ax.errorbar(line["K"], line["mean"], yerr=err, marker="o", capsize=3,
+                                ls="--" if mode == "teacher" else "-", label=f"{model} ({mode})")
+                base = BASELINE.get(metric)
+                if base:
+                    b = table[(table.metric == base) & (table.channel == ch)].groupby("K")["mean"].mean()
+                    ax.plot(b.index, b.values, color="grey", ls=":", label="chance / constant")
+                ax.set_xscale("log", base=2)
+                ax.set_xlabel("K (outer steps; pooled over h_1..h_{K-1})")
+                ax.set_title(family)
+                ax.grid(alpha=0.3)
+            axes[0][0].set_ylabel(f"{metric} ({ch})")
+            axes[0][-1].legend(fontsize=7)
+            fig.suptitle(f"{title}{label}" + ("" if ch == "mean" else f" — {ch}"), fontsize=9)
+            fig.tight_layout()
+            path = out_dir / f"{metric}_{ch}.png"
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            paths.append(path)
+    return paths
+
+
+def plot_steps(curves: pd.DataFrame, out_dir: str | Path, title: str = "") -> Path:
+    """Per-step scores of h_k alone (channel means), one panel per metric, line per model/latents/probe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ["dense_r2", "detail_r2", "step_auprc", "step_base"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.6))
+    for ax, metric in zip(axes, metrics):
+        part = curves[curves.metric == metric]
+        for (model, mode, family), line in part.groupby(["model", "mode", "family"], sort=False):
+            if family == "mlp" and metric != "step_base":
+                continue  # ridge and head keep the panel readable; the MLP is in the CSV
+            ax.plot(line["k"], line["mean"], ls="--" if mode == "teacher" else "-", label=f"{model}/{mode}/{family}")
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("outer step k")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=6)
+    fig.suptitle(f"{title}scores of each intermediate latent h_k alone (mean over channels and seeds)", fontsize=9)
+    fig.tight_layout()
+    path = Path(out_dir) / "per_step.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def log_run(table: pd.DataFrame, params: dict, artifacts: list[Path], *, experiment: str = "tsloop-probe",
+            run_name: str = "probe", tags: dict | None = None) -> str | None:
+    """One MLflow run: params, every channel-mean score and interval as metrics, files as artifacts."""
+    import mlflow
+
+    from tsloop import tracking
+
+    try:
+        mlflow.set_tracking_uri(tracking.tracking_uri())
+        if mlflow.get_experiment_by_name(experiment) is None:
+            mlflow.create_experiment(experiment, artifact_location=tracking.artifact_location())
+        mlflow.set_experiment(experiment)
+        with mlflow.start_run(run_name=run_name, tags=tags) as run:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            metrics = {}
+            for row in table.itertuples():
+                base = f"{row.model}.{row.mode}.{row.family}.{row.metric}.{row.channel}.K{row.K}"
+                for stat in ("mean", "lo", "hi"):
+                    value = getattr(row, stat)
+                    if pd.notna(value):
+                        metrics[f"{base}.{stat}".replace(" ", "_")] = float(value)
+            mlflow.log_metrics(metrics)
+            for path in artifacts:
+                mlflow.log_artifact(str(path))
+            return run.info.run_id
+    except Exception as err:  # tracking must never cost the results on disk
+        print(f"warning: MLflow logging failed ({type(err).__name__}: {str(err)[:200]}); results are on disk")
+        return None
