@@ -80,3 +80,13 @@ def trained(tiny_task, tmp_path_factory) -> Trained:
     assert main(["train", "--task", str(tiny_task.path), "--out", str(out), *TRAIN_FLAGS]) == 0
     run_id = json.loads((out / "run.json").read_text())["run_id"]
     return Trained(out, out / "model.pt", run_id, tiny_task)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow run only when asked for (``-m slow``), as the marker's description says."""
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

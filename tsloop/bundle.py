@@ -6,6 +6,7 @@ strings, lists and dicts only, so a downloaded model file cannot run code.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 
 from tsloop import __version__
-from tsloop.errors import CheckpointError
+from tsloop.errors import CheckpointError, TsloopError
 
 FORMAT = "tsloop-bundle/1"
 
@@ -30,7 +31,6 @@ class Bundle:
     def save(self, path: str | Path) -> Path:
         """Write atomically: a temporary file in the same folder, then rename."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": FORMAT,
             "version": __version__,
@@ -40,11 +40,22 @@ class Bundle:
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
             "meta": self.meta,
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        payload["checksum"] = checksum(payload["state_dict"])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        except OSError as err:
+            raise TsloopError(f"cannot write {path}: {err.strerror or err}; choose a writable folder") from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 torch.save(payload, handle)
             os.replace(tmp, path)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise TsloopError(
+                f"writing {path} failed: {err.strerror or err}; nothing was written (is the disk full or "
+                "the folder read-only?)"
+            ) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -68,6 +79,13 @@ class Bundle:
                 f"{path} is not a tsloop model file (expected format {FORMAT!r}, "
                 f"found {payload.get('format') if isinstance(payload, dict) else type(payload).__name__!r})"
             )
+        stored = payload.get("checksum")  # files written before checksums existed have none
+        if stored is not None and stored != checksum(payload.get("state_dict", {})):
+            raise CheckpointError(
+                f"{path} is corrupted: its weights do not match the checksum stored when it was written "
+                "(the file was damaged on disk or in transfer). Re-export it from the training run "
+                "(the `model.pt` artifact of its MLflow run) or retrain."
+            )
         return cls(
             model_config=payload["model_config"],
             spec=payload["spec"],
@@ -75,3 +93,13 @@ class Bundle:
             state_dict=payload["state_dict"],
             meta=payload.get("meta", {}),
         )
+
+
+def checksum(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over the names, dtypes, shapes and bytes of the weights, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()

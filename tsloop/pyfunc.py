@@ -42,6 +42,9 @@ def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
     )
 
     mlflow.set_tracking_uri(logger._tracking_uri)
+    # start_run(run_id=...) refuses a run outside the process's active experiment, which other
+    # code may have set (mlflow.set_experiment is process-global): point it at this run's
+    mlflow.set_experiment(experiment_id=logger.experiment_id)
     with mlflow.start_run(run_id=logger.run_id):
         mlflow.pyfunc.log_model(
             name=name,

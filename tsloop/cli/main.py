@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "tsloop.cli.forecast",
     "tsloop.cli.whatif",
     "tsloop.cli.compare",
+    "tsloop.cli.sync",
     "tsloop.cli.demo",
     "tsloop.cli.probe",
 )

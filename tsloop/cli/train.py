@@ -10,7 +10,8 @@ EXAMPLES = """examples:
   tsloop train --task tasks/plant_forecast.yaml --preset small --max-epochs 20 --out outputs/plant
   tsloop train --data telemetry.parquet --series-id host --timestamp ts --freq 1min \\
       --target cpu,latency --intervention replicas --context 120 --horizon 30 --out outputs/mine
-  tsloop train --task tasks/epf_np.yaml --out outputs/np --resume      # continue after a crash
+  tsloop train --task tasks/epf_np.yaml --out outputs/np --checkpoint-every 200   # last.ckpt every 200 steps
+  tsloop train --task tasks/epf_np.yaml --out outputs/np --checkpoint-every 200 --resume   # after a crash
   tsloop train --task tasks/epf_np.yaml --accelerator gpu --devices 2 --strategy ddp
   tsloop train --task tasks/plant_forecast.yaml --set d_model=128 --set mean_depth=6
 
@@ -52,6 +53,8 @@ def register(subparsers) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, help="output folder (default outputs/<task name>)")
     g.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.ckpt, same MLflow run")
+    g.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                   help="also save last.ckpt every N training steps, so a run killed mid-epoch resumes there")
     g.add_argument("--experiment", default="tsloop", help="MLflow experiment (default tsloop)")
     g.add_argument("--run-name", help="MLflow run name (default: the task name)")
     g.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="MLflow tag (repeatable)")
@@ -73,6 +76,25 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def check_override_types(base: dict, overrides: dict) -> None:
+    """SpecError for an unknown option or a value of the wrong kind, naming the preset's value."""
+    from tsloop.data.spec import did_you_mean
+    from tsloop.errors import SpecError
+
+    for key, value in overrides.items():
+        if key not in base:
+            raise SpecError(f"--set {key}=...: no model option {key!r}.{did_you_mean(key, sorted(base))} "
+                            f"Options: {', '.join(sorted(base))}.")
+        default = base[key]
+        kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}.get(type(default))
+        wrong_bool = isinstance(value, bool) and type(default) in (int, float)
+        if kinds and (not isinstance(value, kinds) or wrong_bool):
+            raise SpecError(
+                f"--set {key}={value!r}: {key} takes a value of type {type(default).__name__} (the preset has {default!r}), "
+                f"got {type(value).__name__}. E.g. --set {key}={default!r}."
+            )
+
+
 def _limit(value: float) -> float | int:
     """Lightning reads 1.0 as 'all batches' and an int as a count."""
     return int(value) if value > 1 else value
@@ -81,7 +103,7 @@ def _limit(value: float) -> float | int:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tsloop.errors import SpecError
+    from tsloop.errors import CheckpointError, SpecError
     from tsloop.model.config import ModelConfig
     from tsloop.train.config import TrainConfig
     from tsloop.train.fit import fit
@@ -90,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
     spec = task.spec
     base = ModelConfig.preset(args.preset, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon)
     overrides = parse_overrides(args.set)
+    check_override_types(base.to_dict(), overrides)
     try:
         model_cfg = ModelConfig.from_dict({**base.to_dict(), **overrides})
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, CheckpointError) as err:
         raise SpecError(f"--set {overrides}: {err}") from None
     devices = int(args.devices) if args.devices.isdigit() else args.devices
     train_cfg = TrainConfig(
@@ -101,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         devices=devices, strategy=args.strategy, num_nodes=args.num_nodes, train_stride=args.train_stride,
         val_stride=args.val_stride, progress_bar=not args.no_progress,
         limit_train_batches=_limit(args.limit_train_batches), limit_val_batches=_limit(args.limit_val_batches),
+        checkpoint_every=args.checkpoint_every,
     )
     tags = dict(item.split("=", 1) for item in args.tag if "=" in item)
     out = Path(args.out or f"outputs/{spec.name}")

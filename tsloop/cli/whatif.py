@@ -55,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     write_table(result.effects_frame(), out)
-    write_table(result.plans_frame(), out.with_name(f"{out.name.split('.')[0]}_plans.parquet"))
+    try:
+        write_table(result.plans_frame(), out.with_name(f"{out.name.split('.')[0]}_plans.parquet"))
+    except BaseException:  # both files or neither
+        out.unlink(missing_ok=True)
+        raise
     print(result.summary())
     print(f"effects -> {out}; per-plan forecasts -> {out.with_name(out.name.split('.')[0] + '_plans.parquet')}")
     return 0

@@ -84,18 +84,75 @@ def load_table(spec: TaskSpec, frame: Frame | None = None, roles: tuple[str, ...
 
 def scan(path: Path, spec: TaskSpec) -> pl.DataFrame:
     """The needed columns of a CSV/CSV.gz/Parquet file (CSV values as text, parsed later)."""
-    if _is_csv(path):
-        lazy = pl.scan_csv(path, infer_schema=False)
-    elif path.suffix in (".parquet", ".pq"):
-        lazy = pl.scan_parquet(path)
-    else:
-        raise SpecError(f"cannot read {path.name}: use a .csv, .csv.gz or .parquet file.")
+    lazy = scan_lazy(path)
     try:
         names = lazy.collect_schema().names()
         _require_columns(spec, names, path.name)
         return lazy.select(needed_columns(spec)).collect()
-    except pl.exceptions.PolarsError as err:
-        raise DataError(f"could not read {path}: {err}") from None
+    except (pl.exceptions.PolarsError, OSError, ValueError) as err:
+        raise unreadable(path, err) from None
+
+
+def scan_lazy(path: Path) -> pl.LazyFrame:
+    """A lazy scan of a CSV/CSV.gz/Parquet file, after checking that it is non-empty, UTF-8 text
+    (CSV) or a Parquet file; nothing is read beyond the first bytes."""
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {path} is empty (0 bytes); give a CSV with a header row or a Parquet file.")
+    if _is_csv(path):
+        check_text_encoding(path)
+        return pl.scan_csv(path, infer_schema=False)
+    if path.suffix in (".parquet", ".pq"):
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+            handle.seek(-4, 2)
+            tail = handle.read(4)
+        if head != b"PAR1" or tail != b"PAR1":
+            raise DataError(
+                f"{path} is not a complete Parquet file (a Parquet file starts and ends with 'PAR1'; this one "
+                f"{'ends early: it is truncated' if head == b'PAR1' else 'does not start with it'}). "
+                "Copy or export the file again."
+            )
+        return pl.scan_parquet(path)
+    raise SpecError(f"cannot read {path.name}: use a .csv, .csv.gz or .parquet file.")
+
+
+def check_text_encoding(path: Path, size: int = 1 << 16) -> None:
+    """DataError unless the first bytes of a CSV (gunzipped for .gz) are UTF-8 text."""
+    import gzip
+
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(size)
+        else:
+            with open(path, "rb") as handle:
+                head = handle.read(size)
+    except (OSError, EOFError) as err:
+        raise unreadable(path, err) from None
+    fix = "Re-save it as UTF-8 (e.g. `iconv -f {} -t UTF-8`, or 'CSV UTF-8' in a spreadsheet)."
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise DataError(
+            f"{path} looks like UTF-16 text (it has a UTF-16 byte-order mark or NUL bytes), not UTF-8. "
+            + fix.format("UTF-16")
+        )
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 4:  # not just a character cut at the end of the sample
+            line = head[: err.start].count(b"\n") + 1
+            raise DataError(
+                f"{path} is not UTF-8 text: byte {head[err.start]:#04x} on line {line} cannot be decoded "
+                f"(Latin-1 or Windows-1252?). " + fix.format("LATIN1")
+            ) from None
+
+
+def unreadable(path: Path, err: BaseException) -> DataError:
+    """The message for a file the reader gave up on (truncated, corrupted, wrong format)."""
+    text = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+    return DataError(
+        f"could not read {path}: {text}. The file may be truncated or corrupted, or not the format its "
+        "name says (.csv, .csv.gz, .parquet); copy or export it again."
+    )
 
 
 def needed_columns(spec: TaskSpec, roles: tuple[str, ...] | None = None) -> list[str]:
@@ -117,6 +174,8 @@ def to_table(
     """Parse timestamps, series ids and numbers of an already-read frame."""
     _require_columns(spec, frame.columns, origin, roles)
     frame = frame.select(needed_columns(spec, roles))
+    if frame.height == 0:
+        raise DataError(f"{origin} has no rows (only a header?); give at least one row per timestamp of each series.")
     time = _parse_time(spec, frame[spec.timestamp], origin, header_lines)
     if spec.series_id:
         ids = frame[spec.series_id]
@@ -215,6 +274,14 @@ def _parse_time(spec: TaskSpec, column: pl.Series, origin: str, header_lines: in
 
 def _parse_time_text(spec: TaskSpec, column: pl.Series, where) -> pl.Series:
     text = column.str.strip_chars()
+    zoned = text.str.contains(r"(Z|[+-]\d\d:?\d\d)$")
+    if zoned.any() and not zoned.all():
+        i, j = int(zoned.arg_max()), int((~zoned).arg_max())
+        raise DataError(
+            f"timestamp column {spec.timestamp!r} mixes time zones: {where(i)} has {column[i]!r} (with a UTC "
+            f"offset) but {where(j)} has {column[j]!r} (no time zone), so their order is ambiguous. Write every "
+            "timestamp with its offset (e.g. '2024-01-01T00:00:00+02:00') or every one in UTC without it."
+        )
     best: tuple[int, pl.Series] | None = None
     for fmt in TIME_FORMATS:
         try:

@@ -15,12 +15,13 @@ import pandas as pd
 from tsloop.data import split as splits
 from tsloop.data.leakage import find_leaks
 from tsloop.data.readers import Frame, SeriesData, Table, load_table, split_series
-from tsloop.data.spec import TaskSpec
+from tsloop.data.spec import ROLES, TaskSpec
 from tsloop.errors import DataError, PlanError
 
 FUTURE_ROLES = ("known_future", "intervention")  # must be known at every step, history and horizon
 SCALED_ROLES = ("target", "past_exog", "known_future", "intervention")
 SHOW = 5  # offending rows or timestamps shown per message
+MAX_ABS = 1e15  # larger raw values (without a compressing transform) are rejected: sentinels or unit slips
 
 
 @dataclass
@@ -81,6 +82,7 @@ def check_table(spec: TaskSpec, table: Table, series: list[SeriesData]) -> Valid
         )
     for item in series:
         check_values(spec, table, item, report)
+    check_observed(spec, series)
     report.warnings += constant_warnings(spec, series)
     report.warnings += find_leaks(spec, series[0])
     report.warnings += splits.empty_part_warnings(spec, [len(item) for item in series])
@@ -133,6 +135,8 @@ def check_values(
 
     ``known_only`` checks the known-future and intervention columns alone (a future frame).
     """
+    if not known_only:
+        check_magnitudes(spec, table, item)
     problems = []
     for role in FUTURE_ROLES:
         for j, column in enumerate(spec.columns(role)):
@@ -176,6 +180,50 @@ def check_values(
                 f"{_series(spec, item)} has {values[0]:g} on {table.row(item.rows[0])} and {values[i]:g} on "
                 f"{table.row(item.rows[i])} ({table.when(item.time[i])}). Fix the value, or use the past_exog "
                 "or known_future role for a value that changes over time."
+            )
+
+
+def check_magnitudes(spec: TaskSpec, table: Table, item: SeriesData) -> None:
+    """Infinite values, and values too large to standardise, are errors (NaN or empty means missing)."""
+    transforms = getattr(spec, "transforms", None) or {}
+    for role in ROLES:
+        for j, column in enumerate(spec.columns(role)):
+            values = item.values[role][:, j]
+            limit = np.inf if transforms.get(column, "identity") != "identity" else MAX_ABS
+            bad = np.flatnonzero(np.isinf(values) | (np.abs(np.nan_to_num(values)) > limit))
+            if not len(bad):
+                continue
+            shown = "; ".join(f"{table.row(item.rows[i])}, {table.when(item.time[i])}: {values[i]:g}" for i in bad[:SHOW])
+            if np.isinf(values[bad]).any():
+                what = "infinite value(s)"
+                fix = ("An infinite value is usually an overflow or a division by zero upstream; leave the cell "
+                       "empty (or NaN) where the value is unknown")
+            else:
+                what = f"value(s) beyond +/-{MAX_ABS:g}, too large to standardise"
+                fix = ("Such values are usually sentinels (e.g. 9.99e37) or a unit slip; leave those cells empty, "
+                       "rescale the column (e.g. bytes to GB), or give it a compressing transform "
+                       f"(transforms: {{{column}: asinh}})")
+            raise DataError(
+                f"{role} column {column!r} of {_series(spec, item)} has {len(bad)} {what}: {shown}. {fix}."
+            )
+
+
+def check_observed(spec: TaskSpec, series: list[SeriesData]) -> None:
+    """A target must be observed at least once in every series; a past-only input in some series."""
+    for j, column in enumerate(spec.target):
+        for item in series:
+            if not np.isfinite(item.values["target"][:, j]).any():
+                raise DataError(
+                    f"target column {column!r} has no observed value in {_series(spec, item)}: all {len(item)} "
+                    "rows are NaN or empty, so there is nothing to learn or to scale it by. Fill the column, "
+                    + ("drop that series, " if spec.series_id else "")
+                    + "or remove the column from target."
+                )
+    for j, column in enumerate(spec.past_exog):
+        if not any(np.isfinite(item.values["past_exog"][:, j]).any() for item in series):
+            raise DataError(
+                f"past_exog column {column!r} has no observed value in any series (every row is NaN or empty). "
+                "Fill it or remove it from past_exog."
             )
 
 

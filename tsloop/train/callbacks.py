@@ -1,8 +1,11 @@
-"""Callbacks: stop with a diagnosis when training diverges."""
+"""Callbacks: stop with a diagnosis when training diverges; carry RNG state across a resume."""
 
 from __future__ import annotations
 
+import random
+
 import lightning.pytorch as pl
+import numpy as np
 import torch
 
 from tsloop.errors import TrainingDivergedError
@@ -51,3 +54,49 @@ class DivergenceGuard(pl.Callback):
             "Try a lower --lr, a smaller --grad-clip, or check the data for huge values; "
             "the last good checkpoint is kept and --resume continues from it."
         )
+
+
+class RngState(pl.Callback):
+    """Saves the torch, NumPy and Python random states in every checkpoint and restores them on
+    resume, so a resumed run draws the same random numbers as an uninterrupted one.
+
+    The states are put back at the point the interrupted run would have continued from: the next
+    batch for a checkpoint written mid-epoch, the next epoch's start (before its data loader draws
+    a seed) for one written at an epoch's end. Stored as tensors, numbers and lists only, so the
+    checkpoint still loads with ``weights_only=True``.
+    """
+
+    KEY = "tsloop_rng"
+
+    def __init__(self) -> None:
+        self._pending: dict | None = None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        version, internal, gauss = random.getstate()
+        checkpoint[self.KEY] = {
+            "mid_epoch": not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch,
+            "torch": torch.get_rng_state(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached": float(cached)},
+            "python": {"version": version, "internal": list(internal), "gauss": gauss},
+        }
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        self._pending = checkpoint.get(self.KEY)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if self._pending is not None and not self._pending["mid_epoch"]:
+            self._restore()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if self._pending is not None:
+            self._restore()
+
+    def _restore(self) -> None:
+        state, self._pending = self._pending, None
+        torch.set_rng_state(state["torch"])
+        n = state["numpy"]
+        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+        py = state["python"]
+        random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))

@@ -29,6 +29,7 @@ class TrainConfig:
     num_workers: int = 0
     deterministic: bool = True
     progress_bar: bool = True
+    checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -24,8 +24,8 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from tsloop.bundle import Bundle
-from tsloop.errors import CheckpointError
-from tsloop.train.callbacks import DivergenceGuard
+from tsloop.errors import CheckpointError, TrainingDivergedError, TsloopError
+from tsloop.train.callbacks import DivergenceGuard, RngState
 from tsloop.train.config import TrainConfig
 from tsloop.train.datamodule import TelemetryDataModule
 from tsloop.train.logging import make_logger, record_run
@@ -45,16 +45,37 @@ class FitResult:
     extra: dict = field(default_factory=dict)
 
 
-def _resume_state(out_dir: Path) -> tuple[str | None, str | None]:
+def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, int]:
+    """The checkpoint to resume from, the MLflow run to continue, and the batches of the current
+    epoch already done; CheckpointError if the checkpoint is unreadable or from another model."""
     last = out_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise CheckpointError(
             f"--resume: no checkpoint at {last}; start without --resume, or point --out at the folder "
             "of the interrupted run"
         )
+    try:  # Lightning loads it again below, also with weights_only=True: no pickled code runs
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        saved = state["hyper_parameters"]["model_config"]
+        done = int(state["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"])
+        at_end = bool(state["loops"]["fit_loop"]["epoch_loop.batch_progress"].get("is_last_batch"))
+    except Exception as err:
+        raise CheckpointError(
+            f"--resume: {last} is not a readable training checkpoint ({type(err).__name__}: {str(err)[:160]}). "
+            "It may be truncated or corrupted; delete it (and best.ckpt if also broken) and start without "
+            "--resume, or restore it from the MLflow run's checkpoints/ artifacts."
+        ) from None
+    changed = sorted(k for k in set(saved) | set(model_config) if saved.get(k) != model_config.get(k))
+    if changed:
+        shown = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {model_config.get(k)!r}" for k in changed[:6])
+        raise CheckpointError(
+            f"--resume: {last} was written for another model configuration ({shown}). Resume with the "
+            "same task, --preset and --set options as the interrupted run, or start without --resume "
+            "in a new --out folder."
+        )
     run_file = out_dir / RUN_FILE
     run_id = json.loads(run_file.read_text()).get("run_id") if run_file.is_file() else None
-    return str(last), run_id
+    return str(last), run_id, 0 if at_end else done
 
 
 def fit(
@@ -70,21 +91,27 @@ def fit(
 ) -> FitResult:
     """Train on ``task`` with Lightning, log everything to MLflow, and write ``out_dir/model.pt``."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path, run_id = _resume_state(out_dir) if resume else (None, None)
+    _check_writable(out_dir)
+    ckpt_path, run_id, done = _resume_state(out_dir, model_config.to_dict()) if resume else (None, None, 0)
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
 
-    datamodule = TelemetryDataModule(task, train_config)
+    datamodule = TelemetryDataModule(task, train_config, resume_batches=done)
     module = WorldModelModule(model_config.to_dict(), train_config.to_dict())
     logger = make_logger(experiment, run_name or task.spec.name, run_id=run_id, tags=tags)
     if logger is not None and logger.run_id:
         (out_dir / RUN_FILE).write_text(json.dumps({"run_id": logger.run_id, "experiment": experiment}))
 
     checkpoint = ModelCheckpoint(
-        dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss", save_last=True, save_top_k=1,
+        dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss", save_top_k=1,
         enable_version_counter=False,
     )
-    callbacks = [checkpoint, EarlyStopping(monitor="val/loss", patience=train_config.patience), DivergenceGuard()]
+    # last.ckpt: at every epoch end, and every N optimizer steps so a kill mid-epoch loses little
+    last = ModelCheckpoint(
+        dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False,
+        every_n_train_steps=train_config.checkpoint_every or None, save_on_train_epoch_end=True,
+    )
+    callbacks = [checkpoint, last, EarlyStopping(monitor="val/loss", patience=train_config.patience),
+                 DivergenceGuard(), RngState()]
     trainer = pl.Trainer(
         max_epochs=train_config.max_epochs,
         max_time={"seconds": train_config.max_time_s} if train_config.max_time_s else None,
@@ -105,10 +132,21 @@ def fit(
         num_sanity_val_steps=0,
     )
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except TrainingDivergedError:
+        _mark_failed(logger)
+        raise
+    except OSError as err:  # disk full, folder made read-only or removed while training
+        _mark_failed(logger)
+        raise TsloopError(
+            f"training stopped: writing under {out_dir} failed ({err.strerror or err}). Checkpoints are "
+            "written atomically, so the last complete one is intact: free space (or fix the folder's "
+            "permissions) and continue with --resume."
+        ) from None
     wall = time.perf_counter() - start
 
-    best = checkpoint.best_model_path or checkpoint.last_model_path
+    best = checkpoint.best_model_path or last.last_model_path
     if best:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
@@ -128,8 +166,34 @@ def fit(
             "best_epoch_metrics": metrics,
         },
     )
-    bundle_path = bundle.save(out_dir / "model.pt")
+    # under DDP every rank gets here; one file, one MLflow run: rank 0 writes and logs
+    bundle_path = bundle.save(out_dir / "model.pt") if trainer.is_global_zero else out_dir / "model.pt"
     result = FitResult(bundle_path, logger.run_id if logger else None, metrics, wall, out_dir, best)
     if logger is not None and trainer.is_global_zero:
         record_run(logger, result, task, model, model_config, train_config)
     return result
+
+
+def _check_writable(out_dir: Path) -> None:
+    """TsloopError now, not after training, if ``out_dir`` cannot be created or written."""
+    import tempfile
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        raise TsloopError(
+            f"cannot write to the output folder {out_dir}: {err.strerror or err}. Choose a writable folder "
+            "with --out (and check the disk is not full)."
+        ) from None
+
+
+def _mark_failed(logger) -> None:
+    """Close the MLflow run as FAILED, so the tracking UI does not show it running forever."""
+    if logger is None or not logger.run_id:
+        return
+    try:
+        logger.experiment.set_terminated(logger.run_id, status="FAILED")
+    except Exception:  # the tracking store may be the thing that failed
+        pass

@@ -10,6 +10,8 @@ from lightning.pytorch.loggers import MLFlowLogger
 
 from tsloop import tracking
 
+PROBE_TIMEOUT_S = 3.0  # how long make_logger waits for a remote tracking server before going local
+
 
 def _flatten(prefix: str, values: dict) -> dict[str, object]:
     flat: dict[str, object] = {}
@@ -28,15 +30,16 @@ def make_logger(
     """An MLflow logger on the configured store; falls back to the local store, with a
     warning, when a remote tracking server cannot be reached, so training never waits on it."""
     uri = tracking.tracking_uri()
-    logger = MLFlowLogger(
-        experiment_name=experiment,
-        run_name=run_name,
-        tracking_uri=uri,
-        artifact_location=tracking.artifact_location(),
-        run_id=run_id,
-        tags=tags,
-    )
     try:
+        probe_server(uri)
+        logger = MLFlowLogger(
+            experiment_name=experiment,
+            run_name=run_name,
+            tracking_uri=uri,
+            artifact_location=tracking.artifact_location(),
+            run_id=run_id,
+            tags=tags,
+        )
         logger.run_id  # creates (or reopens) the run: the first contact with the store
     except Exception as err:  # an unreachable server surfaces as many exception types
         local = tracking.local_tracking_uri()
@@ -45,7 +48,8 @@ def make_logger(
         warnings.warn(
             f"MLflow tracking server {uri} is unreachable ({type(err).__name__}: {str(err)[:160]}); "
             f"training continues and logs to the local store {local} instead "
-            f"(view it with `{tracking.ui_command(local)}`).",
+            f"(view it with `{tracking.ui_command(local)}`). When the server is back, copy the run "
+            f"there with `tsloop sync --run RUN_ID --to {uri}` (the run id is printed at the end).",
             stacklevel=2,
         )
         logger = MLFlowLogger(
@@ -57,6 +61,26 @@ def make_logger(
         )
         logger.run_id
     return logger
+
+
+def probe_server(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Raise ConnectionError at once if an http(s) tracking server does not answer its health check.
+
+    MLflow's own client retries an unreachable server with backoff for minutes; one plain request
+    with a short timeout decides instead. Other stores (sqlite, files) need no probe.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as response:
+            response.read(64)
+    except urllib.error.HTTPError:
+        return  # it answered: a server without /health (or behind a proxy) is still reachable
+    except (OSError, ValueError) as err:
+        raise ConnectionError(f"no answer from {uri} within {timeout_s:g} s ({err})") from None
 
 
 def _log_params_once(client, run_id: str, params: dict[str, object]) -> None:

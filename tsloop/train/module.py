@@ -37,7 +37,10 @@ class WorldModelModule(pl.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # here, not in on_train_batch_end: checkpoint callbacks run before that hook, and a
+        # checkpoint written mid-epoch must hold the EMA of the step it records
         self.model.update_ema()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
