@@ -186,3 +186,15 @@ def test_when_one_step_weight_is_set_then_the_teacher_forced_term_trains_the_obs
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.obs_embed.parameters())
     _, without = tiny_model(ALL_DIMS, jacobian_weight=0.0).train().loss(make_batch(ALL_DIMS))
     assert "one_step" not in without
+
+
+def test_when_instance_norm_is_on_then_shifting_and_scaling_the_targets_moves_the_forecast_alike():
+    torch.manual_seed(0)
+    model = tiny_model(ALL_DIMS, instance_norm=True).eval()
+    batch = make_batch(ALL_DIMS, missing=0.0)
+    moved = dict(batch, past_target=batch["past_target"] * 3.0 + 5.0, future_target=batch["future_target"] * 3.0 + 5.0)
+    with torch.no_grad():
+        a, b = model(batch, depth=4), model(moved, depth=4)
+    assert torch.allclose(b.quantiles, a.quantiles * 3.0 + 5.0, atol=1e-4)
+    loss_a, _ = model.train().loss(batch)
+    assert torch.isfinite(loss_a)

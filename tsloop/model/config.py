@@ -74,6 +74,7 @@ class ModelConfig:
     ema_decay: float = 0.99  # target-encoder EMA decay per optimizer step
     jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
+    instance_norm: bool = False  # RevIN-style: targets standardised by each window's own context mean/std
     # -- ablations --
     constrained: bool = True  # False: A-bar and F free, no gamma cap, no spectral norm
     looped: bool = True  # False: one loop (T = 1)

@@ -130,13 +130,15 @@ class WorldModel(nn.Module):
 
     def forward(self, batch: dict[str, Tensor], depth: int | None = None) -> ModelOutput:
         """Forecast the horizon: encode the context, imagine under the batch's future inputs, decode."""
+        batch, shift, scale = self.normalise(batch)
         run = self.new_run(batch["past_target"].shape[0], depth)
         h0 = self.encode(batch, run)
         h = self.imagine(h0, batch, run)
         quantiles, logits = self.decode(h)
         horizon = self.cfg.horizon
         logits = logits[:, :horizon]
-        return ModelOutput(quantiles[:, :horizon], torch.sigmoid(logits), logits,
+        quantiles = quantiles[:, :horizon] * scale[..., None] + shift[..., None]  # back from instance units
+        return ModelOutput(quantiles, torch.sigmoid(logits), logits,
                            torch.cat([h0[:, None], h], dim=1), run.mean_loops())
 
     def sample_paths(self, batch: dict[str, Tensor], num_samples: int,
@@ -145,6 +147,22 @@ class WorldModel(nn.Module):
         return sample_paths(self, batch, num_samples, generator, noise)
 
     # --------------------------------------------------------------- internals
+    def normalise(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """With ``instance_norm``: targets in units of their own context's mean and std (RevIN),
+        and that shift and scale (B, 1, Ct); otherwise the batch unchanged with 0 and 1."""
+        y = batch["past_target"]
+        if not self.cfg.instance_norm:
+            return batch, y.new_zeros(y.shape[0], 1, y.shape[2]), y.new_ones(y.shape[0], 1, y.shape[2])
+        mask = batch["past_target_mask"]
+        count = mask.sum(1, keepdim=True).clamp_min(1.0)
+        shift = (y * mask).sum(1, keepdim=True) / count  # masked values are zero-filled
+        var = (((y - shift) * mask) ** 2).sum(1, keepdim=True) / count
+        scale = var.sqrt().clamp_min(0.1)  # a flat context must not blow the horizon up
+        out = dict(batch)
+        for key in ("past_target", "future_target"):
+            out[key] = (batch[key] - shift) / scale * batch[f"{key}_mask"]
+        return out, shift, scale
+
     def context_inputs(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Observation and drive embeddings of the context patches (B, N_c, D), observations dropped out."""
         e = self.obs_embed(batch["past_target"], batch["past_target_mask"], batch["past_event"], True)
@@ -183,6 +201,7 @@ class WorldModel(nn.Module):
     # -------------------------------------------------------------- training
     def loss(self, batch: dict[str, Tensor], step: int = 0) -> tuple[Tensor, dict[str, float]]:
         """Total training loss and its parts as floats; ``step`` drives the deferred K curriculum."""
+        batch = self.normalise(batch)[0]  # losses are in instance units when instance_norm is on
         cfg = self.cfg
         p, horizon = cfg.patch_len, cfg.horizon
         run = self.new_run(batch["past_target"].shape[0])
