@@ -41,3 +41,13 @@ def test_when_events_are_ranked_perfectly_then_auprc_is_one_and_recall_is_full()
 def test_when_the_season_repeats_then_seasonal_naive_continues_it():
     past = np.tile(np.arange(4.0), 3)[:, None]  # (12, 1)
     assert np.array_equal(metrics.seasonal_naive(past, 6, 4)[:, 0], [0, 1, 2, 3, 0, 1])
+
+
+def test_when_scored_in_chunks_then_crps_equals_one_properscoring_call(monkeypatch):
+    import properscoring
+
+    rng = np.random.default_rng(1)
+    samples, truth = rng.normal(size=(20, 7, 5)), rng.normal(size=(7, 5))
+    whole = properscoring.crps_ensemble(truth, np.moveaxis(samples, 0, -1))
+    monkeypatch.setattr(metrics, "PAIRWISE_BUDGET", 400 * 3)  # 3 values per chunk
+    assert np.allclose(metrics.crps_ensemble(truth, samples), whole)
