@@ -1,0 +1,1 @@
+"""Benchmarks of tsloop against peers run side by side (see RESULTS.md)."""

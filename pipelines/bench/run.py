@@ -1,0 +1,178 @@
+"""Run one benchmark suite: every peer in its own process, back to back, then score and report.
+
+Usage::
+
+    .venv/bin/python -m pipelines.bench.run --suite epf_np            # all peers
+    .venv/bin/python -m pipelines.bench.run --suite etth1_M --peers naive,ridge,tsloop
+    .venv/bin/python -m pipelines.bench.report                        # rewrite RESULTS.md
+
+Each peer runs in a fresh subprocess (so peak RSS is its own), one after another on the same
+machine; predictions go to ``outputs/bench/<suite>/<peer>.npz``, scores to
+``pipelines/bench/results/<suite>.json`` and the MLflow experiment ``bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import json
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+PEERS = ("tsloop", "tsloop_revin", "NHITS", "TiDE", "TSMixerx", "deepar", "fracast", "naive", "ridge")
+RESULTS = Path(__file__).parent / "results"
+# One thread per process: on 2 cores shared with other jobs, 2 OpenMP threads made a tsloop
+# training step 5.6x slower (2.32 s vs 0.41 s, measured back to back), and small-op models most.
+THREADS = 1
+THREAD_ENV = {k: str(THREADS) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def run_one(suite_name: str, peer: str, out: Path, seed: int) -> None:
+    import torch
+
+    torch.set_num_threads(THREADS)
+    from pipelines.bench import peers
+    from pipelines.bench.data import SUITES
+    from pipelines.bench.tsloop_peer import run_tsloop
+    from tsloop.data.task import load_task
+
+    suite = SUITES[suite_name]
+    task = load_task(suite.task)
+    fn = {"naive": peers.run_naive, "ridge": peers.run_ridge, "fracast": peers.run_fracast,
+          "deepar": peers.run_deepar, "tsloop": run_tsloop}.get(peer)
+    start = time.perf_counter()
+    variants = {  # bench-only experiments on tsloop (see RESULTS.md, "Where tsloop loses")
+        "tsloop_revin": dict(instance_norm=True, tag="_revin"),
+        "tsloop_k25": dict(overrides={"k_every": 25}, tag="_k25"),
+        "tsloop_revin_k25": dict(instance_norm=True, overrides={"k_every": 25}, tag="_revin_k25"),
+        "tsloop_loc_stepwise": dict(instance_norm="loc", overrides={"deferred": False}, tag="_loc_stepwise"),
+        "tsloop_revin_stepwise": dict(instance_norm=True, overrides={"deferred": False}, tag="_revin_stepwise"),
+    }
+    if peer.endswith("_std"):  # neuralforecast model with per-window standard scaling (its temporal norm)
+        res = peers.run_nf(task, suite, seed, name=peer[:-4], scaler_type="standard")
+    elif peer == "tsloop_ci_revin_k25":
+        from pipelines.bench.tsloop_peer import run_tsloop_ci
+        res = run_tsloop_ci(task, suite, seed, instance_norm=True, overrides={"k_every": 25}, tag="_ci_revin_k25")
+    elif peer in variants:
+        res = run_tsloop(task, suite, seed, **variants[peer])
+    else:
+        res = fn(task, suite, seed) if fn else peers.run_nf(task, suite, seed, name=peer)
+    res["total_s"] = time.perf_counter() - start
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    arrays = {"point": res.pop("point")}
+    if res.get("quantiles") is not None:
+        arrays["quantiles"] = res.pop("quantiles")
+    for key, value in res.pop("extra_points", {}).items():
+        arrays[key] = value
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / f"{peer}.npz", **arrays)
+    (out / f"{peer}.json").write_text(json.dumps(res, default=str, indent=1))
+
+
+def score(suite_name: str, out: Path, peers: list[str]) -> dict:
+    from pipelines.bench.data import SUITES, metrics, windows
+    from tsloop.data.task import load_task
+
+    suite = SUITES[suite_name]
+    task = load_task(suite.task)
+    truth = windows(task, "test")["future_target"]
+    sub = slice(None, None, suite.subsample)
+    rows = {}
+    for peer in peers:
+        if not (out / f"{peer}.json").is_file():
+            continue
+        info = json.loads((out / f"{peer}.json").read_text())
+        arrays = np.load(out / f"{peer}.npz")
+        stride = info.get("eval_stride", 1)
+        q = arrays["quantiles"] if "quantiles" in arrays else None
+        names = {peer: arrays["point"]} | {k: arrays[k] for k in arrays if k.startswith("naive_")}
+        for name, point in names.items():
+            entry = {"info": info, "eval_stride": stride, "windows": len(point)}
+            qq = q if name == peer else None
+            if stride == 1:
+                entry["all"] = metrics(point, truth, qq)
+                entry["sub"] = metrics(point[sub], truth[sub], None if qq is None else qq[sub])
+            else:
+                assert stride == suite.subsample
+                entry["sub"] = metrics(point, truth[sub], qq)
+            rows[name] = entry
+    return {"suite": suite_name, "task": suite.task, "published": suite.published, "subsample": suite.subsample,
+            "time_cap_s": suite.time_cap_s, "test_windows": len(truth), "rows": rows}
+
+
+def log_mlflow(result: dict) -> None:
+    import mlflow
+
+    from tsloop.tracking import tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment("bench")
+    for name, row in result["rows"].items():
+        with mlflow.start_run(run_name=f"{result['suite']}/{name}"):
+            mlflow.set_tags({"suite": result["suite"], "peer": name})
+            info = row["info"]
+            mlflow.log_params({re.sub(r"[^\w\-. :/]", "_", k): str(v)[:250] for k, v in info.get("hparams", {}).items()})
+            flat = {f"{part}/{k}": v for part in ("all", "sub") for k, v in row.get(part, {}).items()}
+            flat |= {k: float(info[k]) for k in ("fit_s", "best_s", "predict_s", "whatif_ms", "peak_rss_mb",
+                                                 "total_s", "params") if info.get(k) is not None}
+            mlflow.log_metrics(flat)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", required=True)
+    p.add_argument("--peers", default=",".join(PEERS))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="outputs/bench")
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    p.add_argument("--score-only", action="store_true", help="re-score saved predictions")
+    args = p.parse_args(argv)
+    out = Path(args.out) / args.suite
+    if args.one:
+        run_one(args.suite, args.one, out, args.seed)
+        return 0
+    peers = args.peers.split(",")
+    log = {}
+    if not args.score_only:
+        for peer in peers:
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "pipelines.bench.run", "--suite", args.suite, "--one", peer,
+                                   "--seed", str(args.seed), "--out", args.out], capture_output=True, text=True,
+                                  env={**os.environ, **THREAD_ENV})
+            log[peer] = {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
+            (out / f"{peer}.log").parent.mkdir(parents=True, exist_ok=True)
+            (out / f"{peer}.log").write_text(proc.stdout + proc.stderr)
+            print(f"[bench] {args.suite} {peer}: rc={proc.returncode} {log[peer]['wall_s']}s", flush=True)
+            if proc.returncode:
+                print(proc.stderr[-3000:], flush=True)
+    result = score(args.suite, out, peers)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{args.suite}.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    merged_rows = {**old.get("rows", {}), **result["rows"]} if args.peers != ",".join(PEERS) else result["rows"]
+    result["rows"] = merged_rows
+    command = "python -m pipelines.bench.run " + " ".join(argv or sys.argv[1:])
+    result["commands"] = old.get("commands", []) + ([] if args.score_only else [command])
+    result["processes"] = {**old.get("processes", {}), **log}
+    result["machine"] = f"{platform.node()} {platform.processor() or platform.machine()}, torch threads {THREADS}, shared CPU"
+    result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    path.write_text(json.dumps(result, indent=1, default=str))
+    try:
+        log_mlflow(result)
+    except Exception as err:  # tracking must not lose the benchmark
+        print(f"[bench] MLflow logging failed: {err}", flush=True)
+    from pipelines.bench import report
+    report.main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
