@@ -91,6 +91,7 @@ class WorldModel(nn.Module):
 
     def encode(self, batch: dict[str, Tensor], run: LoopRun | None = None) -> Tensor:
         """Context window -> initial latent state h_0 (B, D)."""
+        batch = self.normalise(batch)[0]
         e, u = self.context_inputs(batch)  # (B, N_c, D) each
         n = self.cfg.encode_patches
         p = self.token_injection(e[:, :n], u[:, :n])  # (B, n, D)
@@ -153,12 +154,14 @@ class WorldModel(nn.Module):
         y = batch["past_target"]
         if not self.cfg.instance_norm:
             return batch, y.new_zeros(y.shape[0], 1, y.shape[2]), y.new_ones(y.shape[0], 1, y.shape[2])
+        if "target_shift" in batch:  # already normalised: the verbs may be called on either
+            return batch, batch["target_shift"], batch["target_scale"]
         mask = batch["past_target_mask"]
         count = mask.sum(1, keepdim=True).clamp_min(1.0)
         shift = (y * mask).sum(1, keepdim=True) / count  # masked values are zero-filled
         var = (((y - shift) * mask) ** 2).sum(1, keepdim=True) / count
         scale = var.sqrt().clamp_min(0.1)  # a flat context must not blow the horizon up
-        out = dict(batch)
+        out = dict(batch, target_shift=shift, target_scale=scale)
         for key in ("past_target", "future_target"):
             out[key] = (batch[key] - shift) / scale * batch[f"{key}_mask"]
         return out, shift, scale
