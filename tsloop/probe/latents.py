@@ -90,15 +90,17 @@ def collect(model, task: TelemetryTask, part: str, *, k_max: int, stride: int, m
     parts: dict[str, list[np.ndarray]] = {}
     median = int(np.argmin(np.abs(np.asarray(cfg.quantiles) - 0.5)))
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        h0 = model.encode(batch)
+        normed, shift, scale = model.normalise(batch)  # the model's own target units (instance norm)
+        h0 = model.encode(normed)
         if mode == "imagined":
-            h = model.imagine(h0, batch)  # (B, K, D)
+            h = model.imagine(h0, normed)  # (B, K, D)
         else:
-            drive = model.drive_embed.future(batch)  # (B, K, D)
-            obs = model.future_obs(batch, model.obs_embed)  # (B, K, D) embedded future observations
+            drive = model.drive_embed.future(normed)  # (B, K, D)
+            obs = model.future_obs(normed, model.obs_embed)  # (B, K, D) embedded future observations
             h = model.rollout(h0, drive, obs)
         h = h[:, :k_max]
         quantiles, logits = model.decode(h)  # (B, K*P, Ct, Q), (B, K*P, Ce)
+        quantiles = quantiles * scale[..., None] + shift[..., None]  # back to the task's scaled units
         parts.setdefault("latents", []).append(h.numpy())
         parts.setdefault("head_q", []).append(quantiles[..., median].numpy())
         parts.setdefault("head_event", []).append(torch.sigmoid(logits).numpy())
