@@ -120,18 +120,18 @@ class Forecaster:
     # -- queries ---------------------------------------------------------------------------
 
     def _noise(self, batch_size: int, num_samples: int, seed: int) -> torch.Tensor:
+        """Every random draw of a query, from its seed alone: the same seed gives every plan the
+        same draws (common random numbers), and a plan equal to the logged future the forecast."""
         cfg = self.model.cfg
         shape = (num_samples, batch_size, self.spec.horizon, cfg.target + cfg.event)
         return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
 
-    def _run(self, history: Frame, future: Frame | None, noise: torch.Tensor | None, num_samples: int,
-             seed: int, levels) -> ForecastResult:
+    def _run(self, history: Frame, future: Frame | None, num_samples: int, seed: int, levels) -> ForecastResult:
         from tsloop.model.sampling import sample_paths
 
         request = make_predict_batch(self.spec, self.scaler, history, future)
         batch = request.batch
-        if noise is None:
-            noise = self._noise(batch["past_target"].shape[0], num_samples, seed)
+        noise = self._noise(batch["past_target"].shape[0], num_samples, seed)
         paths = sample_paths(self.model, batch, num_samples, noise=noise)
         index = batch["series_index"].numpy()
         target = np.moveaxis(paths.target.numpy(), 1, 0)  # (B, S, H, Ct)
@@ -165,7 +165,7 @@ class Forecaster:
         ``future`` holds the known-future and intervention values over the horizon (needed when
         the task has such columns). Quantiles come from ``num_samples`` joint sample paths.
         """
-        return self._run(history, future, None, num_samples, seed, quantiles)
+        return self._run(history, future, num_samples, seed, quantiles)
 
     def whatif(
         self,
@@ -187,16 +187,13 @@ class Forecaster:
         if len(plans) < 2:
             raise PlanError(f"a what-if compares at least two plans; got {len(plans)}: {list(plans)}")
         obj = Objective.parse(objective or f"mean:{self.spec.target[0]}", self.spec.target, self.spec.event)
-        noise, forecasts = None, {}
-        for name, plan in plans.items():
+        forecasts = {}
+        for name, plan in plans.items():  # one seed for all plans: common random numbers
             merged = self._plan_frame(name, plan, future)
             try:
-                result = self._run(history, merged, noise, num_samples, seed, DEFAULT_LEVELS)
+                forecasts[name] = self._run(history, merged, num_samples, seed, DEFAULT_LEVELS)
             except (DataError, PlanError) as err:  # name the plan: the data layer cannot
                 raise PlanError(f"plan {name!r}: {err}") from None
-            if noise is None:  # common random numbers: every plan reuses the first plan's draws
-                noise = self._noise(len(result.series_ids), num_samples, seed)
-            forecasts[name] = result
         values = {
             name: np.stack([obj.evaluate(f.paths(b)) for b in range(len(f.series_ids))], axis=1)
             for name, f in forecasts.items()

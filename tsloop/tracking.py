@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULT_EXPERIMENT = "tsloop"
-
 
 def mlruns_dir() -> Path:
     """The local store folder: ``$TSLOOP_MLRUNS`` or ``./mlruns``."""

@@ -6,7 +6,6 @@ with history and future frames cut from the task's own data.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from tsloop.data import split as splits
@@ -45,15 +44,6 @@ def window_frames(task, series_index: int, start: int) -> tuple[pd.DataFrame, pd
     return history, future, truth
 
 
-def window_origins(task, part: str, stride: int) -> list[tuple[int, int]]:
-    """(series index, context start row) of the windows of a part, every ``stride`` rows."""
-    out = []
-    for s in range(len(task.series)):
-        starts = splits.window_starts(task.parts(s)[part], task.spec, stride)
-        out.extend((s, int(t)) for t in starts)
-    return out
-
-
 def example_window(task, part: str = "val", series_index: int = 0):
     """The first window of a part for one series (for plots)."""
     start = int(splits.window_starts(task.parts(series_index)[part], task.spec, 1)[0])
@@ -62,8 +52,3 @@ def example_window(task, part: str = "val", series_index: int = 0):
 
 def needs_future(spec: TaskSpec) -> bool:
     return bool(spec.known_future or spec.intervention)
-
-
-def stack_truth(frames: list[pd.DataFrame], names: list[str]) -> np.ndarray:
-    """(B, H, C) array of the named columns of several truth frames."""
-    return np.stack([f[names].to_numpy(dtype=float) for f in frames])
