@@ -18,6 +18,8 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--event", help="comma-separated binary event columns")
     g.add_argument("--static", help="comma-separated static columns")
     g.add_argument("--transforms", help="per-column transforms, e.g. latency_ms=log1p,price=asinh (log1p, log, asinh)")
+    g.add_argument("--calendar", help="clock features computed from the timestamp as known-future inputs, "
+                                      "e.g. hour,weekday (minute, hour, weekday, month)")
     g.add_argument("--timestamp", default="timestamp", help="timestamp column (default timestamp)")
     g.add_argument("--series-id", help="series id column (long format)")
     g.add_argument("--freq", help="sampling frequency: 5min, 1h, 1d, or 'step' for integer indices")
@@ -50,6 +52,7 @@ def spec_from_args(args: argparse.Namespace):
         timestamp=args.timestamp, series_id=args.series_id, past_exog=args.past_exog,
         known_future=args.known_future, intervention=args.intervention, event=args.event,
         static=args.static, fractions=args.fractions, boundaries=args.boundaries, transforms=args.transforms,
+        calendar=args.calendar,
     )
 
 

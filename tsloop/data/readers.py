@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from tsloop.data.calendar import calendar_values
 from tsloop.data.sources import load_source
 from tsloop.data.spec import TaskSpec, did_you_mean
 from tsloop.errors import DataError, SpecError
@@ -161,7 +162,9 @@ def needed_columns(spec: TaskSpec, roles: tuple[str, ...] | None = None) -> list
 
 
 def value_columns(spec: TaskSpec, roles: tuple[str, ...] | None = None) -> list[str]:
-    return [c for r, columns in spec.roles.items() if roles is None or r in roles for c in columns]
+    """Columns read from the data (calendar features are computed from the timestamps instead)."""
+    derived = set(spec.derived_columns)
+    return [c for r, columns in spec.roles.items() if roles is None or r in roles for c in columns if c not in derived]
 
 
 def to_table(
@@ -197,6 +200,8 @@ def to_table(
     )
     for column in value_columns(spec, roles):
         table.values[column] = _parse_numbers(frame[column], table)
+    if roles is None or "known_future" in roles:
+        table.values.update(calendar_values(spec.calendar, time))
     return table
 
 
@@ -229,7 +234,8 @@ def _polars(frame: Any, spec: TaskSpec, roles: tuple[str, ...] | None = None) ->
 
 def _require_columns(spec: TaskSpec, names: list[str], origin: str, roles: tuple[str, ...] | None = None) -> None:
     wanted = [("timestamp", spec.timestamp)] + ([("series_id", spec.series_id)] if spec.series_id else [])
-    wanted += [(r, c) for r, columns in spec.roles.items() if roles is None or r in roles for c in columns]
+    wanted += [(r, c) for r, columns in spec.roles.items() if roles is None or r in roles for c in columns
+               if c not in spec.derived_columns]
     missing = [(role, column) for role, column in wanted if column not in names]
     if not missing:
         return

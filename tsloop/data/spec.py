@@ -25,6 +25,8 @@ import pandas as pd
 import yaml
 
 from tsloop.data.batch import ChannelDims
+from tsloop.data.calendar import FEATURES as CALENDAR
+from tsloop.data.calendar import calendar_columns
 from tsloop.data.paths import SHARED_PREFIX, data_root, require_data_root, resolve_path  # noqa: F401 (re-exported)
 from tsloop.errors import SpecError
 
@@ -109,6 +111,7 @@ class TaskSpec:
     transforms: dict[str, str] = field(default_factory=dict)  # column -> TRANSFORMS name; others identity
     split: dict[str, list] = field(default_factory=lambda: {"fractions": list(DEFAULT_FRACTIONS)})
     intervention_bounds: dict[str, list[float]] = field(default_factory=dict)
+    calendar: list[str] = field(default_factory=list)  # known-future clock features: hour, weekday, ... (calendar.py)
     allow_outside: bool = False  # let `data` point outside the task file's folder
     base_dir: Path | None = field(default=None, compare=False, repr=False)  # folder `data` is relative to
 
@@ -119,20 +122,28 @@ class TaskSpec:
 
     @property
     def roles(self) -> dict[str, list[str]]:
-        """Role name -> column names, in the order of ``ROLES`` (empty roles included)."""
-        return {role: list(getattr(self, role)) for role in ROLES}
+        """Role name -> column names, in the order of ``ROLES`` (empty roles included).
+
+        Calendar features are known-future channels after the data's own ones."""
+        return {role: self.columns(role) for role in ROLES}
 
     def columns(self, role: str) -> list[str]:
-        return list(getattr(self, role))
+        extra = calendar_columns(self.calendar) if role == "known_future" else []
+        return list(getattr(self, role)) + extra
 
     @property
     def value_columns(self) -> list[str]:
         """Every role column, in role order."""
-        return [column for role in ROLES for column in getattr(self, role)]
+        return [column for role in ROLES for column in self.columns(role)]
+
+    @property
+    def derived_columns(self) -> list[str]:
+        """Channels computed from the timestamp rather than read (the calendar features)."""
+        return calendar_columns(self.calendar)
 
     @property
     def dims(self) -> ChannelDims:
-        return ChannelDims(**{role: len(getattr(self, role)) for role in ROLES})
+        return ChannelDims(**{role: len(self.columns(role)) for role in ROLES})
 
     @property
     def step_ns(self) -> int:
@@ -161,7 +172,8 @@ class TaskSpec:
         values = dict(raw)
         for role in ROLES:
             values[role] = _column_list(role, values.get(role))
-        defaults = (("split", {"fractions": list(DEFAULT_FRACTIONS)}), ("intervention_bounds", {}), ("transforms", {}))
+        defaults = (("split", {"fractions": list(DEFAULT_FRACTIONS)}), ("intervention_bounds", {}), ("transforms", {}),
+                ("calendar", []))
         for key, default in defaults:
             if values.get(key) is None:
                 values[key] = default
@@ -202,6 +214,7 @@ class TaskSpec:
         fractions: str | list[float] | None = None,
         boundaries: str | list[int] | None = None,
         transforms: str | dict[str, str] | None = None,
+        calendar: str | list[str] | None = None,
         name: str | None = None,
     ) -> "TaskSpec":
         """Build from command-line flags: lists may be comma-separated strings (names kept exact).
@@ -231,6 +244,7 @@ class TaskSpec:
             "event": _split_flag(event),
             "static": _split_flag(static),
             "transforms": _transform_flag(transforms),
+            "calendar": _split_flag(calendar),
             "context_length": context_length,
             "horizon": horizon,
             "split": split,
@@ -302,6 +316,7 @@ def _check(spec: TaskSpec) -> None:
         setattr(spec, role, _column_list(role, getattr(spec, role)))
     if not spec.target:
         raise SpecError("target must name at least one column.")
+    spec.calendar = _check_calendar(spec)
     _check_roles_disjoint(spec)
     spec.split = _check_split(spec.split)
     spec.intervention_bounds = _check_bounds(spec)
@@ -320,6 +335,24 @@ def _check_roles_disjoint(spec: TaskSpec) -> None:
                     "role. Remove it from one of them (use a copy of the column if you really need both)."
                 )
             seen[column] = role
+
+
+def _check_calendar(spec: TaskSpec) -> list[str]:
+    names = spec.calendar
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SpecError(f"calendar must be a list of feature names from {sorted(CALENDAR)}, got {names!r}.")
+    for name in names:
+        if name not in CALENDAR:
+            raise SpecError(f"unknown calendar feature {name!r}.{did_you_mean(name, list(CALENDAR))} "
+                            f"Choose from {', '.join(f'{k} ({v[0]})' for k, v in CALENDAR.items())}.")
+    if len(set(names)) != len(names):
+        raise SpecError(f"calendar lists a feature twice: {names}.")
+    if names and spec.is_step_index:
+        raise SpecError(f"calendar features need real timestamps, but freq is {STEP_FREQ!r} (an integer index). "
+                        "Give the data datetimes and a freq such as '1h', or drop 'calendar'.")
+    return list(names)
 
 
 def _check_split(split: Any) -> dict[str, list]:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tsloop.data import split as splits
+from tsloop.data.calendar import calendar_values
 from tsloop.data.leakage import find_leaks
 from tsloop.data.readers import Frame, SeriesData, Table, load_table, split_series
 from tsloop.data.spec import ROLES, TaskSpec
@@ -269,7 +270,7 @@ def validate_future(
                 f"{spec.known_future + spec.intervention}; pass a future frame with their values for the "
                 f"next {spec.horizon} steps of each series."
             )
-        return [FutureSeries(item, _next_times(spec, item), {r: np.zeros((spec.horizon, 0)) for r in FUTURE_ROLES}) for item in by_id.values()]
+        return [_clock_only_future(spec, item) for item in by_id.values()]
     ftable = load_table(spec, future, roles=FUTURE_ROLES)
     out = []
     for item in split_series(spec, ftable):
@@ -327,6 +328,14 @@ def _check_bounds(spec: TaskSpec, table: Table, item: SeriesData) -> None:
                 f"{shown}; allowed [{low:g}, {high:g}]. Keep the plan within the bounds "
                 "(intervention_bounds in the task file)."
             )
+
+
+def _clock_only_future(spec: TaskSpec, item: SeriesData) -> FutureSeries:
+    """The future of a task whose only future inputs are calendar features: computed, not given."""
+    times = _next_times(spec, item)
+    clock = calendar_values(spec.calendar, times)
+    known = np.stack([clock[c] for c in spec.derived_columns], axis=1) if clock else np.zeros((spec.horizon, 0))
+    return FutureSeries(item, times, {"known_future": known, "intervention": np.zeros((spec.horizon, 0))})
 
 
 def _next_times(spec: TaskSpec, item: SeriesData) -> np.ndarray:
