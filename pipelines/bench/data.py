@@ -37,6 +37,9 @@ SUITES = {
     "epf_fr": Suite("tasks/epf_fr.yaml", 24, {"TimeXer": (0.385, 0.208)}),
     "etth1_M": Suite("tasks/etth1_M.yaml", 24, {"TimeXer": (0.382, 0.403), "iTransformer": (0.386, 0.405)}, 150),
     "etth1_MS": Suite("tasks/etth1_MS.yaml", 24, {}, 150),
+    # the same with hour-of-day and day-of-week known-future inputs, for every model (TSLib passes time marks too)
+    "etth1_M_cal": Suite("tasks/etth1_M_cal.yaml", 24, {"TimeXer": (0.382, 0.403), "iTransformer": (0.386, 0.405)}, 150),
+    "etth1_MS_cal": Suite("tasks/etth1_MS_cal.yaml", 24, {}, 150),
 }
 ROLE_KEYS = {"target": "target", "past_exog": "exog", "known_future": "known"}
 

@@ -12,43 +12,9 @@ import torch
 from pipelines.bench.data import LEVELS, windows
 
 
-class _InstanceNormDataset(torch.utils.data.Dataset):
-    """Bench-only experiment: each window's targets standardised by its own context mean/std (RevIN-style)."""
-
-    def __init__(self, base, mode=True):
-        self.base, self.mode = base, mode
-
-    def __len__(self):
-        return len(self.base)
-
-    def __getitem__(self, i):
-        item = dict(self.base[i])
-        m, s = _context_stats(item["past_target"], self.mode)
-        item["past_target"] = (item["past_target"] - m) / s
-        item["future_target"] = (item["future_target"] - m) / s
-        return item
-
-
-def _context_stats(past, mode=True):  # past (..., L, C) -> mean, std (..., 1, C); mode "loc": location only
-    mean = past.mean(-2, keepdim=True)
-    return mean, (torch.ones_like(mean) if mode == "loc" else past.std(-2, keepdim=True).clamp_min(0.1))
-
-
-class _InstanceNormTask:
-    """Wraps a task so that every dataset it hands out is instance-normalised (fit() sees no difference)."""
-
-    def __init__(self, task, mode=True):
-        self._task, self._mode = task, mode
-
-    def __getattr__(self, name):
-        return getattr(self._task, name)
-
-    def dataset(self, part="train", stride=1):
-        return _InstanceNormDataset(self._task.dataset(part, stride), self._mode)
-
-
 def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", overrides=None, train=None,
-               instance_norm=False, tag=""):
+               instance_norm=None, tag=""):
+    """Fit tsloop on the suite's task and predict its test windows; ``instance_norm`` overrides the config's."""
     from tsloop.forecaster import Forecaster
     from tsloop.model import ModelConfig
     from tsloop.model.sampling import sample_paths
@@ -57,13 +23,14 @@ def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", over
 
     spec = task.spec
     overrides = dict(overrides or {})
+    if instance_norm is not None:
+        overrides["instance_norm"] = bool(instance_norm)
     cfg = ModelConfig.preset(preset, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon,
                              **overrides)
     train = {"max_epochs": 100, "max_time_s": suite.time_cap_s, "batch_size": 64, "patience": 3,
              "limit_train_batches": 200, "seed": seed, "progress_bar": False, **(train or {})}
     tc = TrainConfig(**train)
     out_dir = Path(out_root) / f"{spec.name}_tsloop{tag}_{preset}_s{seed}"
-    raw_task, task = task, (_InstanceNormTask(task, instance_norm) if instance_norm else task)
     result = fit(task, cfg, tc, out_dir=out_dir, experiment="bench", run_name=f"bench-{spec.name}-tsloop",
                  tags={"bench": spec.name})
     best = Path(result.best_checkpoint)
@@ -74,20 +41,14 @@ def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", over
     pick = [int(np.argmin(np.abs(levels - l))) for l in LEVELS]
     assert np.allclose(levels[pick], LEVELS), "the preset's quantile grid must contain 0.1 .. 0.9"
 
-    data = raw_task.dataset("test")
+    data = task.dataset("test")
     loader = torch.utils.data.DataLoader(data, batch_size=512, shuffle=False)
 
     def predict():
         chunks = []
         with torch.no_grad():
             for batch in loader:
-                if instance_norm:
-                    m, s = _context_stats(batch["past_target"], instance_norm)
-                    batch["past_target"] = (batch["past_target"] - m) / s
-                    q = model(batch).quantiles[..., pick] * s[..., None] + m[..., None]
-                else:
-                    q = model(batch).quantiles[..., pick]
-                chunks.append(q.numpy())
+                chunks.append(model(batch).quantiles[..., pick].numpy())
         return np.concatenate(chunks)
 
     t0 = time.perf_counter()
@@ -96,7 +57,8 @@ def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", over
     out = {"point": q[..., 4], "quantiles": np.sort(q, axis=-1), "fit_s": result.wall_time_s, "best_s": best_s,
            "predict_s": predict_s, "params": sum(p.numel() for p in model.parameters()),
            "run_id": result.run_id, "bundle": str(result.bundle_path),
-           "hparams": {"preset": preset, **overrides, "instance_norm (bench wrapper)": instance_norm, **{k: train[k] for k in
+           "hparams": {"preset": preset, **overrides, "instance_norm": cfg.instance_norm, "k_every": cfg.k_every,
+                       "deferred": cfg.deferred, "calendar": spec.calendar, **{k: train[k] for k in
                        ("max_epochs", "max_time_s", "batch_size", "patience", "limit_train_batches", "seed")},
                        "point": "median (q0.5)", "best_val": result.metrics.get("val/loss")}}
     if spec.known_future:
@@ -132,7 +94,7 @@ def run_tsloop_ci(task, suite, seed, **kwargs):
     ci_spec = TaskSpec.from_dict({"name": f"{spec.name}_ci", "format": "long", "series_id": "series",
                                   "timestamp": "date", "freq": spec.freq, "target": ["y"],
                                   "context_length": spec.context_length, "horizon": spec.horizon,
-                                  "split": spec.split})
+                                  "split": spec.split, "calendar": spec.calendar})
     ci_task = load_task(ci_spec, frame)
     res = run_tsloop(ci_task, suite, seed, **kwargs)
     per = len(res["point"]) // len(spec.target)  # test windows are ordered series by series
