@@ -53,6 +53,7 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int) -> None:
         "tsloop_stepwise": dict(overrides={"deferred": False}, tag="_stepwise"),
         "tsloop_noin": dict(instance_norm=False, tag="_noin"),
         "tsloop_long": dict(train={"max_time_s": 3 * suite.time_cap_s}, tag="_long"),  # 3x the budget
+        "tsloop_outer": dict(overrides={"outer_retention": 0.9}, tag="_outer"),  # memory across outer steps
     }
     if peer.endswith("_std"):  # neuralforecast model with per-window standard scaling (its temporal norm)
         res = peers.run_nf(task, suite, seed, name=peer[:-4], scaler_type="standard")

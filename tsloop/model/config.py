@@ -19,6 +19,7 @@ from tsloop.data.batch import ChannelDims
 from tsloop.errors import CheckpointError, SpecError
 
 EXIT_RULES = ("none", "delta", "second_diff", "gate", "gate_cdf")
+OUTER_RETENTION_CAP = 0.99  # lambda < 1: a convex mix with a contraction stays a contraction
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -74,6 +75,7 @@ class ModelConfig:
     ema_decay: float = 0.99  # target-encoder EMA decay per optimizer step
     jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
+    outer_retention: float = 0.0  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps; 0 = off
     instance_norm: bool = True  # RevIN: targets in units of each window's own context mean/std (EPF NP MSE 0.67 -> 0.25)
     # -- ablations --
     constrained: bool = True  # False: A-bar and F free, no gamma cap, no spectral norm
@@ -185,6 +187,8 @@ class ModelConfig:
         need(0 < self.cmax_quantile < 1 and self.cmax_buffer >= 1, "cmax_quantile in (0, 1), cmax_buffer >= 1")
         need(0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)")
         need(self.event_pos_weight > 0, "event_pos_weight must be > 0")
+        need(0 <= self.outer_retention < OUTER_RETENTION_CAP,
+             f"outer_retention must be in [0, {OUTER_RETENTION_CAP}) (0 = off), got {self.outer_retention}")
 
 
 # Size presets: tiny for tests (seconds on a CPU), small for CPU experiments, base for a GPU.

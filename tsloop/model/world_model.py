@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from tsloop.model import losses, stability
-from tsloop.model.config import ModelConfig
+from tsloop.model.config import OUTER_RETENTION_CAP, ModelConfig
 from tsloop.model.core import LoopedCore, LoopRun
 from tsloop.model.embed import DriveEmbed, ObservationEmbed, Prelude
 from tsloop.model.heads import Coda, EventHead, QuantileHead
@@ -66,6 +66,8 @@ class WorldModel(nn.Module):
         self.event_head = EventHead(d, cfg.patch_len, cfg.event)
         self.projector = nn.Linear(d, d)  # g of the consistency loss
         self.rho_raw = nn.Parameter(torch.zeros(cfg.target))  # rho = tanh(raw), if learned
+        if cfg.outer_retention > 0:  # lambda = cap * sigmoid(raw), started at outer_retention
+            self.outer_raw = nn.Parameter(torch.logit(torch.tensor(cfg.outer_retention / OUTER_RETENTION_CAP)))
         self.register_buffer("levels", torch.tensor(cfg.quantiles), persistent=False)
         self.register_buffer("step_norms", torch.zeros(cfg.cmax_buffer))  # teacher-forced ||h_{k+1} - h_k||
         self.register_buffer("step_norms_seen", torch.zeros((), dtype=torch.long))
@@ -108,7 +110,18 @@ class WorldModel(nn.Module):
         e = self.null_obs.expand_as(h) if e is None else e
         p = self.prelude(h, e, u)[:, None]  # (B, 1, D)
         run = run or self.new_run(h.shape[0])
-        return self.core(p, h[:, None], run)[:, 0]  # warm start z^(0) = h_{k-1}
+        z = self.core(p, h[:, None], run)[:, 0]  # warm start z^(0) = h_{k-1}
+        if self.cfg.outer_retention > 0:
+            # The loop relaxes z towards the fixed point of its injection and forgets h_{k-1} within a few
+            # outer steps (ETTh1: 0.23 per step); keep a share lambda of it. If the step has Lipschitz
+            # constant L, this one has at most sqrt(lambda + (1 - lambda) L^2) <= max(L, 1): never worse.
+            lam = self.outer_lambda()
+            z = lam * h + (1 - lam) * z
+        return z
+
+    def outer_lambda(self) -> Tensor:
+        """lambda in (0, OUTER_RETENTION_CAP): the share of h_{k-1} kept by each outer step."""
+        return OUTER_RETENTION_CAP * torch.sigmoid(self.outer_raw)
 
     def rollout(self, h0: Tensor, drive: Tensor, obs: Tensor | None = None,
                 run: LoopRun | None = None) -> Tensor:
