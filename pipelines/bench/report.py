@@ -72,7 +72,7 @@ def suite_tables(res: dict) -> str:
 def main() -> None:
     results = [json.loads(p.read_text()) for p in sorted((HERE / "results").glob("*.json"))]
     # forecasting suites of run.py only; the tumour, plant, stability and efficiency suites write their own sections
-    blocks = [suite_tables(r) for r in results if "rows" in r and "test_windows" in r]
+    blocks = [suite_tables(r) for r in results if {"suite", "rows", "test_windows", "subsample"} <= set(r)]
     body = f"{BEGIN}\n\n" + "\n".join(blocks) + f"\n{END}"
     path = HERE / "RESULTS.md"
     text = path.read_text() if path.is_file() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"

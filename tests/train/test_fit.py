@@ -32,9 +32,11 @@ def test_when_training_finishes_then_the_run_has_config_metrics_diagnostics_and_
                 "model.parameters"):
         assert key in params, key
     assert int(params["model.parameters"]) > 0 and len(params["data.fingerprint"]) == 64
-    for key in ("train/loss", "val/loss", "val/mae", "val/mse", "val/crps", "wall_time_s",
+    for key in ("train/loss", "val/loss", "val/mae", "val/mse", "val/crps", "val/select", "wall_time_s",
                 "diag/retention_min", "diag/retention_max", "diag/certified_bound", "diag/loops_mean"):
         assert key in metrics and np.isfinite(metrics[key]), key
+    # selection scores the whole horizon: CRPS plus event BCE (the tiny task has events)
+    assert metrics["val/select"] == pytest.approx(metrics["val/crps"] + metrics.get("val/event_bce", 0.0), rel=1e-6)
     assert 0 < metrics["diag/retention_min"] <= metrics["diag/retention_max"] < 1
     assert metrics["diag/certified_bound"] <= 0.9 + 1e-6
     files = _artifacts(client, trained.run_id)

@@ -15,7 +15,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2  # AdamW; a, delta, B of the retention are exempt (Parcae)
     grad_clip: float = 1.0  # max gradient norm (LOOPWM.md)
-    patience: int = 5  # early stopping on val/loss, in validation checks
+    patience: int = 5  # early stopping on val/select (whole-horizon CRPS + event BCE), in validation checks
     seed: int = 0
     accelerator: str = "cpu"  # any Lightning accelerator: cpu, gpu, mps, auto
     devices: int | str = 1

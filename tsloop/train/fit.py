@@ -31,6 +31,7 @@ from tsloop.train.datamodule import TelemetryDataModule
 from tsloop.train.logging import make_logger, record_run
 from tsloop.train.module import WorldModelModule
 
+SELECT_METRIC = "val/select"  # best checkpoint and early stopping (WorldModelModule.on_validation_epoch_end)
 RUN_FILE = "run.json"  # remembers the MLflow run id so --resume continues the same run
 
 
@@ -102,7 +103,7 @@ def fit(
         (out_dir / RUN_FILE).write_text(json.dumps({"run_id": logger.run_id, "experiment": experiment}))
 
     checkpoint = ModelCheckpoint(
-        dirpath=out_dir / "checkpoints", filename="best", monitor="val/loss", save_top_k=1,
+        dirpath=out_dir / "checkpoints", filename="best", monitor=SELECT_METRIC, save_top_k=1,
         enable_version_counter=False,
     )
     # last.ckpt: at every epoch end, and every N optimizer steps so a kill mid-epoch loses little
@@ -110,7 +111,7 @@ def fit(
         dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False,
         every_n_train_steps=train_config.checkpoint_every or None, save_on_train_epoch_end=True,
     )
-    callbacks = [checkpoint, last, EarlyStopping(monitor="val/loss", patience=train_config.patience),
+    callbacks = [checkpoint, last, EarlyStopping(monitor=SELECT_METRIC, patience=train_config.patience),
                  DivergenceGuard(), RngState()]
     trainer = pl.Trainer(
         max_epochs=train_config.max_epochs,
