@@ -198,3 +198,11 @@ def test_when_instance_norm_is_on_then_shifting_and_scaling_the_targets_moves_th
     assert torch.allclose(b.quantiles, a.quantiles * 3.0 + 5.0, atol=1e-4)
     loss_a, _ = model.train().loss(batch)
     assert torch.isfinite(loss_a)
+
+
+def test_when_the_stack_is_unshared_then_every_block_is_trained():
+    # truncated backprop through depth belongs to the shared loop; it left blocks 0-3 of 8 untrained
+    model = tiny_model(ALL_DIMS, shared=False, mean_depth=8.0, jacobian_weight=0.0).train()
+    model.loss(make_batch(ALL_DIMS), step=100)[0].backward()
+    grads = [block.f[0].weight.grad for block in model.core.blocks]
+    assert len(grads) == 8 and all(g is not None and g.abs().sum() > 0 for g in grads)

@@ -87,7 +87,8 @@ class WorldModel(nn.Module):
             depths = torch.poisson(rate).long().clamp(1, cfg.max_depth)
         else:
             depths = torch.full((batch_size,), cfg.max_depth if exit_ else cfg.fixed_depth, device=device)
-        grad_loops = cfg.grad_loops if self.training else int(depths.max())
+        # truncated backprop through depth is for the shared loop; an unshared stack trains every block
+        grad_loops = cfg.grad_loops if self.training and cfg.shared and cfg.looped else int(depths.max())
         return LoopRun(depths, grad_loops, exit_, self.core.coefficients(),
                        train_gate=self.training and cfg.exit_rule.startswith("gate") and not fixed)
 
