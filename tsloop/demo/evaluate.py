@@ -76,6 +76,11 @@ def evaluate_forecasts(forecaster, scenario: Scenario, origins: list[int], seaso
     return table
 
 
+def _p_better(b: np.ndarray, a: np.ndarray) -> float:
+    """P(plan b's objective < plan a's) over paired draws, ties counted half."""
+    return float((b < a).mean() + 0.5 * (b == a).mean())
+
+
 def _mean_objective(paths: np.ndarray) -> np.ndarray:
     return paths.mean(axis=-1)  # mean over the horizon
 
@@ -116,7 +121,8 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
                 "effect_tsloop": effect.mean, "effect_lo": effect.lower, "effect_hi": effect.upper,
                 "effect_oracle": float(true_effect[b]),
                 "p_better_tsloop": effect.prob_b_better,
-                "p_better_oracle": float((oracle_values["scale_out"][:, b] < oracle_values["hold"][:, b]).mean()),
+                # ties count half, as in the model's prob_b_better (identical plans at 16 replicas: 0.5, not 0)
+                "p_better_oracle": _p_better(oracle_values["scale_out"][:, b], oracle_values["hold"][:, b]),
                 "material": bool(abs(true_effect[b]) > material * abs(base[b])),
             })
     table = pd.DataFrame(pairs)
