@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     g.add_argument("--max-time", type=float, help="wall-clock cap in seconds")
     g.add_argument("--batch-size", type=int, default=64)
     g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--patience", type=int, default=5, help="early-stopping patience (validation checks)")
+    g.add_argument("--patience", type=int, default=5, help="early-stopping patience, in validation checks without a better val/select (whole-horizon CRPS + event BCE)")
     g.add_argument("--grad-clip", type=float, default=1.0)
     g.add_argument("--train-stride", type=int, default=1, help="step between training windows")
     g.add_argument("--val-stride", type=int, default=1)
