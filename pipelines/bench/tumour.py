@@ -1,0 +1,216 @@
+"""Benchmark suite 3: tumour growth under the Causal Transformer protocol, every model run here.
+
+    python -m pipelines.bench.tumour                                  # gamma 0..4, seeds 10 101 1010
+    python -m pipelines.bench.tumour --gammas 4 --seeds 10 --time-cap 60 --models persistence,ridge,tsloop
+    python -m pipelines.bench.tumour --report-only                    # rewrite RESULTS_tumour.md from the JSON
+
+Per gamma x seed: one reduced benchmark (`make_benchmark`, sizes below), the three reference
+predictors (persistence, pooled least-squares growth fit, noise-free true model), ridge and tsloop
+on the same cohorts; RMSE % of the death volume one-step and tau = 2..6 per plan family, and plan
+ranking by predicted final volume V[t+6]. Results merge into pipelines/bench/results/tumour.json
+(key model/g<gamma>/s<seed>); every run is logged to the MLflow experiment `bench` as
+tumour/<model>/g<gamma>/s<seed>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipelines.bench.tumour_data import (
+    FAMILIES, MATERIAL_GAP, STEPS, CohortArrays, LogScale, queries, query_cohort, ranking_scores,
+    reference_volumes, rmse_scores,
+)
+
+RESULTS = Path("pipelines/bench/results/tumour.json")
+REFERENCES = ("persistence", "growth_ls", "true_model")
+# tsloop variants: model-config and training overrides, and a time cap replacing --time-cap
+TSLOOP_VARIANTS = {
+    "tsloop": {},  # the small preset as it is, the bench suites' training settings
+    # the cheap fix: 2x the training time, validation on 40 batches (2,560 windows) instead of all
+    "tsloop_budget": {"train": {"limit_val_batches": 40}, "time_cap_s": 240.0},
+    "tsloop_p1": {"model": {"patch_len": 1}},  # one outer step per day: each day's treatment its own step
+    "tsloop_onestep": {"model": {"one_step_weight": 1.0}},
+}
+
+
+def evaluate(volumes_of, bench) -> tuple[dict, float]:
+    """Scores of a model given `volumes_of(query_name, query) -> (R, STEPS)`, and its predict seconds."""
+    out, predict_s = {"ranking": {}}, 0.0
+    for name, q in queries(bench).items():
+        start = time.perf_counter()
+        pred = volumes_of(name, q)
+        predict_s += time.perf_counter() - start
+        rmse = rmse_scores(pred, q)
+        out[name] = float(rmse[0]) if name == "one_step" else [float(v) for v in rmse]
+        if name in FAMILIES:
+            out["ranking"][name] = ranking_scores(pred[:, STEPS - 1], q.target[:, -1])
+    return out, predict_s
+
+
+def run_one(gamma: float, seed: int, models: list[str], args, prior: dict | None = None) -> dict[str, dict]:
+    """Every requested model on one (gamma, seed) benchmark; returns {key: result}.
+
+    With `prior` (the main results), this is a re-scoring on `--rescore-test` test patients: tsloop
+    is loaded from its saved model instead of trained, and scores go to the prior MLflow runs.
+    """
+    from tsloop.sim.tumour import make_benchmark
+    from tsloop.sim.tumour.reference import growth_ls, persistence, true_model
+
+    n_test = args.rescore_test if prior is not None else args.test
+    bench = make_benchmark(gamma, seed, n_train=args.train, n_val=args.val, n_test=n_test)
+    scale = LogScale.fit(bench.train)
+    arrays = {name: CohortArrays.of(getattr(bench, name), scale)
+              for name in ("train", "val", "test_one_step", "test_multi_step")}
+    test_arrays = lambda name: arrays["test_one_step" if name == "one_step" else "test_multi_step"]  # noqa: E731
+    results = {}
+    for model in models:
+        start = time.perf_counter()
+        info: dict = {"fit_s": 0.0}
+        if model in REFERENCES:
+            fn = {"persistence": persistence, "true_model": true_model}.get(model) or growth_ls(bench.train)
+            info["fit_s"] = time.perf_counter() - start
+            scores, predict_s = evaluate(lambda n, q: reference_volumes(fn, query_cohort(bench, n), q), bench)
+        elif model == "ridge":
+            from pipelines.bench.tumour_models import Ridge
+
+            ridge = Ridge.fit(arrays["train"], arrays["val"])
+            info.update(fit_s=ridge.fit_s, params=int(ridge.coef.size), hparams={"alpha (val MSE)": ridge.alpha, "grid": "1e-3..1e3",
+                        "target": "z[t+k] - z[t], z = standardised log volume"})
+            scores, predict_s = evaluate(lambda n, q: ridge.volumes(test_arrays(n), scale, q), bench)
+        elif model in TSLOOP_VARIANTS:
+            from pipelines.bench.tumour_models import TumourWindowsTask, fit_tsloop, tsloop_volumes
+
+            if prior is not None:
+                from pipelines.bench.tumour_models import load_tsloop
+
+                fitted = load_tsloop(Path(f"outputs/bench/tumour/{model}_g{gamma:g}_s{seed}/model.pt"))
+                scores, predict_s = evaluate(lambda n, q: tsloop_volumes(fitted, test_arrays(n), scale, q), bench)
+                results[f"{model}/g{gamma:g}/s{seed}"] = _record(model, gamma, seed, scores, info, predict_s, start, args,
+                                                                 prior)
+                continue
+            task = TumourWindowsTask(gamma, seed, arrays["train"], arrays["val"], scale)
+            variant = TSLOOP_VARIANTS[model]
+            fitted = fit_tsloop(task, preset=args.preset, time_cap_s=variant.get("time_cap_s", args.time_cap), seed=0,
+                                run_name=f"tumour/{model}/g{gamma:g}/s{seed}",
+                                out_dir=Path(f"outputs/bench/tumour/{model}_g{gamma:g}_s{seed}"),
+                                overrides=variant.get("model"), train=variant.get("train"))
+            info.update(fit_s=fitted.fit_s, best_s=fitted.best_s, params=fitted.params, hparams=fitted.hparams,
+                        run_id=fitted.run_id)
+            scores, predict_s = evaluate(lambda n, q: tsloop_volumes(fitted.model, test_arrays(n), scale, q), bench)
+        else:
+            raise SystemExit(f"unknown model {model!r}; choose from {REFERENCES + ('ridge',) + tuple(TSLOOP_VARIANTS)}")
+        results[f"{model}/g{gamma:g}/s{seed}"] = _record(model, gamma, seed, scores, info, predict_s, start, args, prior)
+    return results
+
+
+def _record(model, gamma, seed, scores, info, predict_s, start, args, prior) -> dict:
+    key = f"{model}/g{gamma:g}/s{seed}"
+    n_test = args.rescore_test if prior is not None else args.test
+    result = {"model": model, "gamma": gamma, "seed": seed, **scores, **info, "predict_s": predict_s,
+              "wall_s": time.perf_counter() - start, "sizes": [args.train, args.val, n_test],
+              "time_cap_s": TSLOOP_VARIANTS[model].get("time_cap_s", args.time_cap) if model in TSLOOP_VARIANTS else None}
+    if prior is not None:  # keep the training facts of the main run; log next to its scores
+        old = prior[key]
+        result.update({k: old.get(k) for k in ("fit_s", "best_s", "params", "hparams", "time_cap_s") if k in old})
+        result["run_id"] = old.get("run_id")
+        log_mlflow(key, result, args, prefix=f"test{n_test}_")
+    else:
+        result["run_id"] = log_mlflow(key, result, args)
+    print(f"{key}: one-step {scores['one_step']:.3f} | sliding tau2..6 "
+          f"{' '.join(f'{v:.3f}' for v in scores['sliding_treatment'])} | random "
+          f"{' '.join(f'{v:.3f}' for v in scores['random_trajectories'])} | {result['wall_s']:.0f} s", flush=True)
+    return result
+
+
+def log_mlflow(key: str, result: dict, args, prefix: str = "") -> str | None:
+    """Scores into the MLflow run `tumour/<key>` of experiment `bench` (tsloop's own training run if it has one)."""
+    import mlflow
+
+    from tsloop import tracking
+
+    client = mlflow.MlflowClient(tracking.tracking_uri())
+    run_id = result.get("run_id")
+    if run_id is None:
+        exp = client.get_experiment_by_name("bench")
+        exp_id = exp.experiment_id if exp else client.create_experiment("bench", tracking.artifact_location())
+        run_id = client.create_run(exp_id, run_name=f"tumour/{key}", tags={"bench": "tumour"}).info.run_id
+        params = {"model": result["model"], "gamma": result["gamma"], "seed": result["seed"], "n_train": args.train,
+                  "n_val": args.val, "n_test": args.test, **{f"hp.{k}": v for k, v in result.get("hparams", {}).items()}}
+        for k, v in params.items():
+            client.log_param(run_id, re.sub(r"[^\w.\- :/]", "_", k), str(v)[:500])
+    metrics = {"one_step_rmse_pct": result["one_step"], "fit_s": result["fit_s"], "predict_s": result["predict_s"]}
+    for family in FAMILIES:
+        short = family.split("_")[0]
+        metrics.update({f"{short}_tau{t}_rmse_pct": v for t, v in zip(range(2, 7), result[family])})
+        metrics.update({f"{short}_{k}": v for k, v in result["ranking"][family].items() if np.isfinite(v)})
+    for k, v in metrics.items():
+        client.log_metric(run_id, prefix + k, float(v))
+    if result.get("run_id") is None:
+        client.set_terminated(run_id)
+    return run_id
+    return run_id
+
+
+def save(results: dict, args, command: str, path: Path = RESULTS) -> dict:
+    """Merge into the results JSON (atomic write)."""
+    data = json.loads(path.read_text()) if path.is_file() else {"runs": {}, "commands": []}
+    data["runs"].update(results)
+    if command not in data["commands"]:
+        data["commands"].append(command)
+    data["config"] = {"n_train": args.train, "n_val": args.val, "n_test": args.rescore_test or args.test, "preset": args.preset,
+                      "time_cap_s": args.time_cap, "material_gap_cm3": MATERIAL_GAP,
+                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gammas", default="0,1,2,3,4")
+    parser.add_argument("--seeds", default="10,101,1010")
+    parser.add_argument("--models", default="persistence,growth_ls,true_model,ridge,tsloop")
+    parser.add_argument("--time-cap", type=float, default=120.0, help="training wall-clock cap per model, s")
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--train", type=int, default=1000, help="train patients (protocol: 10,000)")
+    parser.add_argument("--val", type=int, default=200, help="validation patients (protocol: 1,000)")
+    parser.add_argument("--test", type=int, default=200, help="patients per test cohort (protocol: 1,000)")
+    parser.add_argument("--rescore-test", type=int, default=0,
+                        help="re-score the saved models of results/tumour.json on this many test patients (no training)")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    command = "python -m pipelines.bench.tumour " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.rescore_test and not args.report_only:
+        prior = json.loads(RESULTS.read_text())["runs"]
+        for gamma, seed in sorted({(r["gamma"], r["seed"]) for r in prior.values()}):
+            models = [r["model"] for r in prior.values() if (r["gamma"], r["seed"]) == (gamma, seed)]
+            save(run_one(gamma, seed, models, args, prior), args, command.strip(), rescored(args.rescore_test))
+    elif not args.report_only:
+        for gamma in [float(g) for g in args.gammas.split(",")]:
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                save(run_one(gamma, seed, args.models.split(","), args), args, command.strip())
+    from pipelines.bench.tumour_report import write_report
+
+    extra = sorted(RESULTS.parent.glob("tumour_test*.json"))
+    write_report(json.loads(RESULTS.read_text()), [json.loads(p.read_text()) for p in extra])
+
+
+def rescored(n_test: int) -> Path:
+    return RESULTS.with_name(f"tumour_test{n_test}.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The learned peers of the tumour suite: tsloop (fit with early stopping and a time cap) and ridge.
+
+Both read the same windows (`tumour_data.CohortArrays`: 15 days of log volume and treatments,
+the patient type, the 6 days of treatments ahead) and predict V[t+1..t+6] for a query's plans.
+
+Example::
+
+    fitted = fit_tsloop(bench, scale, preset="small", time_cap_s=120, seed=0)
+    volumes = tsloop_volumes(fitted.model, test_arrays, scale, query)     # (R, 6)
+    ridge = Ridge.fit(train_arrays, val_arrays)
+    volumes = ridge.volumes(test_arrays, scale, query)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipelines.bench.tumour_data import CONTEXT, STEPS, CohortArrays, LogScale, Query, WindowTensors
+
+CHUNK = 4096  # rows per inference chunk
+
+
+# ------------------------------------------------------------------------------------ tsloop
+class TumourWindowsTask:
+    """What `tsloop.train.fit.fit` reads from a task, over patient-split tumour windows.
+
+    The task schema cannot express a split by patient, so train/val windows come from the
+    benchmark's own train and val cohorts (every origin t = 0 .. length - 2).
+    """
+
+    def __init__(self, gamma: float, seed: int, train: CohortArrays, val: CohortArrays, scale: LogScale):
+        from tsloop.data.spec import TaskSpec
+
+        self.spec = TaskSpec.from_dict({
+            "name": f"tumour_g{gamma:g}_s{seed}_bench", "source": {"loader": "tumour", "gamma": gamma, "seed": seed},
+            "format": "long", "timestamp": "timestamp", "series_id": "series", "freq": "step",
+            "target": ["log_volume_z"], "intervention": ["chemo_previous_day", "radio_previous_day"],
+            "static": ["patient_type"], "context_length": CONTEXT, "horizon": STEPS,
+            "split": {"fractions": [0.7, 0.1, 0.2]},
+        })
+        self.scale = scale
+        self.parts = {"train": WindowTensors(train.windows(*train.origins())),
+                      "val": WindowTensors(val.windows(*val.origins()))}
+
+    @property
+    def scaler(self):  # the bundle stores the global log scale in place of the per-series scaler
+        return _PlainDict({"kind": "tumour_log_volume", "mu": self.scale.mu, "sd": self.scale.sd})
+
+    def dataset(self, part: str = "train", stride: int = 1):
+        return self.parts[part]
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for part in ("train", "val"):
+            for key in ("past_target", "future_target", "future_control"):
+                digest.update(self.parts[part].tensors[key].numpy().tobytes())
+        return digest.hexdigest()
+
+
+@dataclass
+class _PlainDict:
+    values: dict
+
+    def to_dict(self) -> dict:
+        return dict(self.values)
+
+
+def _record_light(logger, result, task, model, model_config, train_config) -> None:
+    """Replaces fit's record_run: params and the model file, without the fan chart and pyfunc model
+    (both read a per-series scaler, which these patient-split windows do not have)."""
+    from tsloop.train.logging import _flatten, _log_params_once
+
+    params = {**_flatten("model", model_config.to_dict()), **_flatten("train", train_config.to_dict()),
+              **_flatten("task", task.spec.to_dict()), "data.fingerprint": task.fingerprint(),
+              "model.parameters": sum(p.numel() for p in model.parameters())}
+    _log_params_once(logger.experiment, logger.run_id, params)
+    logger.log_metrics({"wall_time_s": result.wall_time_s})
+    logger.experiment.log_artifact(logger.run_id, str(result.bundle_path), "model")
+
+
+@dataclass
+class Fitted:
+    model: torch.nn.Module
+    run_id: str | None
+    fit_s: float
+    best_s: float | None
+    params: int
+    hparams: dict = field(default_factory=dict)
+
+
+def fit_tsloop(task: TumourWindowsTask, *, preset: str, time_cap_s: float, seed: int, run_name: str,
+               out_dir: Path, overrides: dict | None = None, train: dict | None = None) -> Fitted:
+    """Train tsloop on the task's windows: early stopping on val, `time_cap_s` wall clock."""
+    import tsloop.train.fit as fit_module
+    from tsloop.bundle import Bundle
+    from tsloop.model import ModelConfig
+    from tsloop.model.world_model import WorldModel
+    from tsloop.train.config import TrainConfig
+
+    overrides = dict(overrides or {})
+    cfg = ModelConfig.preset(preset, dims=task.spec.dims, context_length=CONTEXT, horizon=STEPS, **overrides)
+    train = {"max_epochs": 100, "max_time_s": time_cap_s, "batch_size": 64, "patience": 3,
+             "limit_train_batches": 200, "seed": seed, "progress_bar": False, **(train or {})}
+    fit_module.record_run = _record_light
+    result = fit_module.fit(task, cfg, TrainConfig(**train), out_dir=out_dir, experiment="bench",
+                            run_name=run_name, tags={"bench": "tumour"})
+    best, last = Path(result.best_checkpoint), out_dir / "checkpoints" / "last.ckpt"
+    best_s = (result.wall_time_s - (os.path.getmtime(last) - os.path.getmtime(best))
+              if best.is_file() and last.is_file() else None)
+    model = WorldModel(cfg)
+    model.load_state_dict(Bundle.load(result.bundle_path).state_dict)
+    hparams = {"preset": preset, **overrides, **{k: train[k] for k in ("max_epochs", "max_time_s", "batch_size",
+               "patience", "limit_train_batches", "seed")}, "limit_val_batches": train.get("limit_val_batches", 1.0),
+               "point": "median (q0.5) of log volume",
+               "best_val_loss": result.metrics.get("val/loss")}
+    return Fitted(model.eval(), result.run_id, result.wall_time_s, best_s,
+                  sum(p.numel() for p in model.parameters()), hparams)
+
+
+def load_tsloop(path: Path) -> torch.nn.Module:
+    """A saved tsloop model (the bundle `fit_tsloop` wrote), in eval mode."""
+    from tsloop.bundle import Bundle
+    from tsloop.model import ModelConfig
+    from tsloop.model.world_model import WorldModel
+
+    bundle = Bundle.load(path)
+    model = WorldModel(ModelConfig.from_dict(bundle.model_config))
+    model.load_state_dict(bundle.state_dict)
+    return model.eval()
+
+
+@torch.no_grad()
+def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np.ndarray:
+    """Median volumes V[t+1..t+6] (R, STEPS) under each row's controls.
+
+    Rows sharing an origin share one context: it is encoded once (`encode`), and every plan is
+    then imagined from that state (`imagine`, `decode`) — the same computation as `model(batch)`.
+    """
+    levels = np.asarray(model.cfg.quantiles)
+    mid = int(np.argmin(np.abs(levels - 0.5)))
+    keys = q.patient.astype(np.int64) * 1000 + q.origin
+    unique, inverse = np.unique(keys, return_inverse=True)
+    out = np.empty((len(q), STEPS))
+    for start in range(0, len(unique), CHUNK):
+        sel = np.arange(start, min(start + CHUNK, len(unique)))
+        batch = arrays.windows(unique[sel] // 1000, unique[sel] % 1000)
+        norm, shift, spread = model.normalise(batch)
+        h0 = model.encode(norm, model.new_run(len(sel)))  # (U, D)
+        rows = np.nonzero((inverse >= sel[0]) & (inverse <= sel[-1]))[0]
+        local = torch.as_tensor(inverse[rows] - sel[0])
+        for r0 in range(0, len(rows), CHUNK):
+            part, idx = rows[r0 : r0 + CHUNK], local[r0 : r0 + CHUNK]
+            plan = {"future_known": torch.zeros(len(part), STEPS, 0),
+                    "future_control": torch.as_tensor(q.control[part], dtype=torch.float32),
+                    "future_control_mask": torch.ones(len(part), STEPS, 2),
+                    "static": batch["static"][idx]}
+            h = model.imagine(h0[idx], plan, model.new_run(len(part)))
+            quant = model.decode(h)[0][:, :STEPS, :, mid]  # (R, STEPS, 1)
+            z = quant * spread[idx] + shift[idx]
+            out[part] = z[..., 0].numpy()
+    return scale.to_volume(out)
+
+
+# ------------------------------------------------------------------------------------ ridge
+def ridge_features(arrays: CohortArrays, patient: np.ndarray, origin: np.ndarray,
+                   future_control: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features (R, F) of the same window inputs, the origin's z (R,), and the z targets (R, STEPS).
+
+    History enters relative to today's log volume (so the fit is shift-invariant in log V, like
+    tsloop's instance normalisation), with its mask; plus today's z, past and future treatments
+    and the one-hot patient type.
+    """
+    b = arrays.windows(patient, origin, future_control)
+    z = b["past_target"][..., 0].numpy()  # (R, L)
+    mask = b["past_target_mask"][..., 0].numpy()
+    today = z[:, -1]
+    rel = (z - today[:, None]) * mask
+    onehot = np.eye(3)[arrays.patient_type[patient] - 1]
+    x = np.concatenate([rel, mask, today[:, None], b["past_control"].numpy().reshape(len(z), -1),
+                        b["future_control"].numpy().reshape(len(z), -1), onehot], axis=1)
+    y = np.where(b["future_target_mask"][..., 0].numpy() > 0, b["future_target"][..., 0].numpy(), np.nan)
+    return x, today, y
+
+
+@dataclass
+class Ridge:
+    """Ridge on the window features, one output per horizon step, target z[t+k] - z[t]; alpha on val MSE."""
+
+    coef: np.ndarray  # (F + 1, STEPS)
+    alpha: float
+    fit_s: float
+
+    ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+
+    @classmethod
+    def fit(cls, train: CohortArrays, val: CohortArrays) -> "Ridge":
+        start = time.perf_counter()
+        x, today, y = ridge_features(train, *train.origins())
+        xv, today_v, yv = ridge_features(val, *val.origins())
+        x, xv = np.c_[x, np.ones(len(x))], np.c_[xv, np.ones(len(xv))]
+        best = None
+        for alpha in cls.ALPHAS:
+            coef = _ridge_solve(x, y - today[:, None], alpha)
+            err = np.nanmean((xv @ coef + today_v[:, None] - yv) ** 2)
+            if best is None or err < best[0]:
+                best = (err, alpha, coef)
+        return cls(best[2], best[1], time.perf_counter() - start)
+
+    def volumes(self, arrays: CohortArrays, scale: LogScale, q: Query) -> np.ndarray:
+        out = np.empty((len(q), STEPS))
+        for s in range(0, len(q), 8 * CHUNK):
+            part = slice(s, s + 8 * CHUNK)
+            x, today, _ = ridge_features(arrays, q.patient[part], q.origin[part], q.control[part])
+            out[part] = np.c_[x, np.ones(len(x))] @ self.coef + today[:, None]
+        return scale.to_volume(out)
+
+
+def _ridge_solve(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Per output column, least squares with an L2 penalty (not on the intercept) over its observed rows."""
+    penalty = alpha * np.eye(x.shape[1])
+    penalty[-1, -1] = 0.0
+    coef = np.empty((x.shape[1], y.shape[1]))
+    for k in range(y.shape[1]):
+        ok = np.isfinite(y[:, k])
+        coef[:, k] = np.linalg.solve(x[ok].T @ x[ok] + penalty, x[ok].T @ y[ok, k])
+    return coef
