@@ -54,7 +54,14 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int) -> None:
         "tsloop_noin": dict(instance_norm=False, tag="_noin"),
         "tsloop_long": dict(train={"max_time_s": 3 * suite.time_cap_s}, tag="_long"),  # 3x the budget
         "tsloop_outer": dict(overrides={"outer_retention": 0.9}, tag="_outer"),  # memory across outer steps
+        "tsloop_k5": dict(overrides={"k_every": 5}, tag="_k5"),  # the deferred-K curriculum 5x faster
+        "tsloop_mu4": dict(overrides={"mean_depth": 4.0}, tag="_mu4"),  # half the loops: cheaper steps
     }
+    # the same at a fixed step budget (400 optimizer steps, no clock), so variants that ran under different
+    # machine loads are compared on equal compute
+    steps = {"max_time_s": None, "max_epochs": 4, "limit_train_batches": 100, "patience": 10}
+    variants |= {f"{name}_400": dict(spec, train={**spec.get("train", {}), **steps}, tag=spec["tag"] + "_400")
+                 for name, spec in list(variants.items()) + [("tsloop", dict(tag=""))] if name != "tsloop_long"}
     if peer.endswith("_std"):  # neuralforecast model with per-window standard scaling (its temporal norm)
         res = peers.run_nf(task, suite, seed, name=peer[:-4], scaler_type="standard")
     elif peer == "tsloop_ci":
