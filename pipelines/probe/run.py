@@ -4,7 +4,7 @@ Stages (both by default; ``--stage probe`` lets probing start while later seeds 
 
     # 1. train (pipelines/probe/train_models.py), then
     python pipelines/probe/run.py --task pipelines/probe/tasks/plant_probe.yaml \
-        --models outputs/probe/plant --variants dd,dd_terminal,stepwise,noloop --seeds 0,1,2 \
+        --models outputs/probe/plant_steps --variants dd,stepwise,noloop,untrained --seeds 0,1,2 \
         --teacher dd --k 4,8,16,32 --out pipelines/probe/results/plant
 
 ``--models DIR`` holds ``<variant>-s<seed>/model.pt``. Each model's probe run (latents of train,
@@ -12,7 +12,9 @@ val and test windows, probes fitted, test predictions) is cached next to it as `
 The report stage bootstraps over test windows and seeds, writes ``scores.csv``, ``per_step.csv``,
 ``tables.md`` and plots to ``--out`` and logs one run to the MLflow experiment ``tsloop-probe``.
 Latents: ``imagined`` for every variant, plus ``teacher`` (future observations fed) for the
-``--teacher`` variants: the upper reference.
+``--teacher`` variants: the upper reference. Tasks named ``epf_*``/``nab_*`` get their derived
+event column (EPF price spikes, NAB anomaly windows) from ``events.task_frame``. A model whose
+``model.pt`` is newer than its cached probe run is probed again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from tsloop.probe.evaluate import probe_model, score_runs, step_curves
 from tsloop.probe.latents import probe_task
 from tsloop.probe.report import HEADLINE, log_run, markdown, plot_steps, plot_vs_k
 
+from events import task_frame  # pipelines/probe/events.py: derived event columns (EPF spikes, NAB windows)
+
 
 def probe_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
     task = None
@@ -38,12 +42,14 @@ def probe_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
         for variant in args.variants:
             folder = Path(args.models) / f"{variant}-s{seed}"
             cache = folder / "probe_run.pkl"
-            if cache.is_file() or not (folder / "model.pt").is_file():
+            if not (folder / "model.pt").is_file():
                 continue
+            if cache.is_file() and cache.stat().st_mtime > (folder / "model.pt").stat().st_mtime:
+                continue  # probed after the model was last written
             start = time.perf_counter()
             model = Forecaster.load(folder).model
             if task is None:  # every model of a task shares context and patch length
-                task = probe_task(spec, model.cfg.context_length, model.cfg.patch_len, max(ks))
+                task = probe_task(spec, model.cfg.context_length, model.cfg.patch_len, max(ks), task_frame(spec))
             modes = ("imagined", "teacher") if variant in args.teacher else ("imagined",)
             run = probe_model(model, task, k_max=max(ks), modes=modes, strides=args.strides, seed=seed,
                               max_windows=args.max_windows)

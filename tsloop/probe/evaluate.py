@@ -37,9 +37,13 @@ class ProbeRun:
 
 
 def _design(d: ProbeData) -> tuple[np.ndarray, dict[str, slice]]:
-    """Per-step probe targets (N, K, Q): [patch targets | their detail | patch events], and the groups."""
+    """Per-step probe targets (N, K, Q): [patch targets | their detail | patch events], and the groups.
+
+    Targets are relative to the context level (under ``instance_norm`` h_k never sees it; the
+    probes get it as an input, see ``ProbeData.features``); ``_unflatten`` adds it back.
+    """
     n, k, p = d.shape
-    parts = {"dense": d.target, "detail": d.detail, "event": d.event}
+    parts = {"dense": d.target - d.level(), "detail": d.detail, "event": d.event}
     cols, start, groups = [], 0, {}
     for name, x in parts.items():
         width = p * x.shape[-1]
@@ -59,9 +63,9 @@ def _unflatten(y: np.ndarray, groups: dict[str, slice], like: ProbeData, task) -
             return np.zeros((n, k, p, c))
         return y[..., groups[name]].reshape(n, k, p, c)
 
-    dense = get("dense", ct).reshape(n, k * p, ct)
-    raw = task.inverse_transform(dense, like.series_index).reshape(n, k, p, ct)
-    return Prediction(dense=get("dense", ct), dense_raw=raw, detail=get("detail", ct), event=get("event", ce))
+    dense = get("dense", ct) + like.level()  # back to the task's scaled units
+    raw = task.inverse_transform(dense.reshape(n, k * p, ct), like.series_index).reshape(n, k, p, ct)
+    return Prediction(dense=dense, dense_raw=raw, detail=get("detail", ct), event=get("event", ce))
 
 
 def _thresholds(pred: Prediction, val: ProbeData) -> np.ndarray:
@@ -94,10 +98,10 @@ def probe_model(model, task, *, k_max: int = 32, modes: tuple[str, ...] = ("imag
                 val_pred, test_pred = make(data["val"]), make(data["test"])
             else:
                 probe = PROBES[family](seed=seed) if family == "mlp" else PROBES[family]()
-                probe.fit(data["train"].latents, y["train"][0], data["val"].latents, y["val"][0], groups, binary)
+                probe.fit(data["train"].features(), y["train"][0], data["val"].features(), y["val"][0], groups, binary)
                 chosen[f"{mode}/{family}"] = {k: np.asarray(v).tolist() for k, v in probe.chosen.items()}
-                val_pred = _unflatten(probe.predict(data["val"].latents), groups, data["val"], task)
-                test_pred = _unflatten(probe.predict(data["test"].latents), groups, data["test"], task)
+                val_pred = _unflatten(probe.predict(data["val"].features()), groups, data["val"], task)
+                test_pred = _unflatten(probe.predict(data["test"].features()), groups, data["test"], task)
             preds[(mode, family)] = test_pred
             thresholds[(mode, family)] = _thresholds(val_pred, data["val"])
     spec = task.spec

@@ -48,6 +48,24 @@ class ProbeData:
     head_scaled: np.ndarray  # (N, K, P, Ct) the same in scaled units
     head_detail: np.ndarray  # (N, K, P, Ct) its high-frequency part (scaled units, as ``detail``)
     head_event: np.ndarray  # (N, K, P, Ce) the model's own event probabilities
+    # the model's instance normalisation of each window (RevIN, ``instance_norm``): its latents
+    # know the targets only relative to their own context's level and spread; None = 0 and 1
+    shift: np.ndarray | None = None  # (N, 1, Ct) scaled units
+    scale: np.ndarray | None = None  # (N, 1, Ct)
+
+    def level(self) -> np.ndarray:
+        """The context level of each window, (N, 1, 1, Ct), broadcastable to (N, K, P, Ct)."""
+        n, ct = self.target.shape[0], self.target.shape[-1]
+        return (np.zeros((n, 1, ct)) if self.shift is None else self.shift)[:, None].astype(np.float64)
+
+    def features(self) -> np.ndarray:
+        """Probe inputs (N, K, D + 2 Ct): h_k with the context's level and log spread, which the
+        decoder also gets (they are known at forecast time, and absent from h_k under instance norm)."""
+        n, k = self.latents.shape[:2]
+        if self.shift is None:
+            return self.latents
+        stats = np.concatenate([self.shift[:, 0], np.log(self.scale[:, 0])], axis=-1)  # (N, 2 Ct)
+        return np.concatenate([self.latents, np.repeat(stats[:, None], k, axis=1)], axis=-1)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -104,6 +122,8 @@ def collect(model, task: TelemetryTask, part: str, *, k_max: int, stride: int, m
         parts.setdefault("latents", []).append(h.numpy())
         parts.setdefault("head_q", []).append(quantiles[..., median].numpy())
         parts.setdefault("head_event", []).append(torch.sigmoid(logits).numpy())
+        parts.setdefault("shift", []).append(shift.numpy())
+        parts.setdefault("scale", []).append(scale.numpy())
         for key in ("future_target", "future_target_mask", "future_event", "series_index"):
             parts.setdefault(key, []).append(batch[key].numpy())
     cat = {k: np.concatenate(v) for k, v in parts.items()}
@@ -131,4 +151,6 @@ def collect(model, task: TelemetryTask, part: str, *, k_max: int, stride: int, m
         head_scaled=per_patch(head_scaled),
         head_detail=per_patch(moving_detail(head_scaled, width)),
         head_event=per_patch(cat["head_event"][:, : k_max * p]),
+        shift=cat["shift"],
+        scale=cat["scale"],
     )
