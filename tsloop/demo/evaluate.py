@@ -11,6 +11,7 @@ import pandas as pd
 
 from tsloop import metrics
 from tsloop.demo.scenario import Scenario, demo_plans, logged_plan, plan_frame
+from tsloop.query.objective import prob_better
 from tsloop.sim.plant.oracle import states_at
 
 OBJECTIVE_CHANNEL = "latency_p95"
@@ -76,11 +77,6 @@ def evaluate_forecasts(forecaster, scenario: Scenario, origins: list[int], seaso
     return table
 
 
-def _p_better(b: np.ndarray, a: np.ndarray) -> float:
-    """P(plan b's objective < plan a's) over paired draws, ties counted half."""
-    return float((b < a).mean() + 0.5 * (b == a).mean())
-
-
 def _mean_objective(paths: np.ndarray) -> np.ndarray:
     return paths.mean(axis=-1)  # mean over the horizon
 
@@ -121,8 +117,8 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
                 "effect_tsloop": effect.mean, "effect_lo": effect.lower, "effect_hi": effect.upper,
                 "effect_oracle": float(true_effect[b]),
                 "p_better_tsloop": effect.prob_b_better,
-                # ties count half, as in the model's prob_b_better (identical plans at 16 replicas: 0.5, not 0)
-                "p_better_oracle": _p_better(oracle_values["scale_out"][:, b], oracle_values["hold"][:, b]),
+                # the rule of the model's prob_b_better: identical plans (at 16 replicas) give 0.5, not 0
+                "p_better_oracle": prob_better(oracle_values["scale_out"][:, b] - oracle_values["hold"][:, b], "min"),
                 "material": bool(abs(true_effect[b]) > material * abs(base[b])),
             })
     table = pd.DataFrame(pairs)

@@ -87,6 +87,13 @@ class Effect:
         }
 
 
+def prob_better(diff: np.ndarray, goal: str) -> float:
+    """P(plan b beats plan a) from paired differences b - a; ties (identical paths) count half,
+    so identical plans give 0.5, not 0. ``goal`` is 'min' or 'max'."""
+    better = diff < 0 if goal == "min" else diff > 0
+    return float(better.mean() + 0.5 * (diff == 0).mean())
+
+
 def pairwise_effects(
     values: dict[str, np.ndarray], objective: Objective, interval: float = 0.9
 ) -> list[Effect]:
@@ -96,9 +103,7 @@ def pairwise_effects(
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             diff = values[b] - values[a]
-            better = diff < 0 if objective.goal == "min" else diff > 0
-            # ties (identical paths) count half, so identical plans give 0.5, not 0
-            prob = float(better.mean() + 0.5 * (diff == 0).mean())
+            prob = prob_better(diff, objective.goal)
             lo, hi = np.quantile(diff, [(1 - interval) / 2, (1 + interval) / 2])
             effects.append(Effect(a, b, float(diff.mean()), float(lo), float(hi), prob, interval))
     return effects
