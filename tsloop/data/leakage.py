@@ -97,10 +97,10 @@ def _message(names: list[str], roles: list[str], x: int, hits: list[tuple[int, i
 def _columns(spec: TaskSpec, series: SeriesData) -> tuple[list[str], list[str], np.ndarray]:
     names, roles, blocks = [], [], []
     for role in ("target",) + COVARIATE_ROLES:
-        read = [j for j, c in enumerate(spec.columns(role)) if c not in spec.derived_columns]  # not the clock
-        names += [spec.columns(role)[j] for j in read]
+        read = spec.data_columns(role)  # not the calendar features, which follow them
+        names += read
         roles += [role] * len(read)
-        blocks.append(series.values[role][:MAX_ROWS, read])
+        blocks.append(series.values[role][:MAX_ROWS, : len(read)])
     return names, roles, np.concatenate(blocks, axis=1) if blocks else np.empty((0, 0))
 
 

@@ -19,7 +19,7 @@ import polars as pl
 
 from tsloop.data.calendar import calendar_values
 from tsloop.data.sources import load_source
-from tsloop.data.spec import TaskSpec, did_you_mean
+from tsloop.data.spec import ROLES, TaskSpec, did_you_mean
 from tsloop.errors import DataError, SpecError
 
 WIDE_SERIES_ID = "0"  # series id given to the single series of a wide-format table
@@ -163,8 +163,7 @@ def needed_columns(spec: TaskSpec, roles: tuple[str, ...] | None = None) -> list
 
 def value_columns(spec: TaskSpec, roles: tuple[str, ...] | None = None) -> list[str]:
     """Columns read from the data (calendar features are computed from the timestamps instead)."""
-    derived = set(spec.derived_columns)
-    return [c for r, columns in spec.roles.items() if roles is None or r in roles for c in columns if c not in derived]
+    return [c for r in ROLES if roles is None or r in roles for c in spec.data_columns(r)]
 
 
 def to_table(
@@ -234,8 +233,7 @@ def _polars(frame: Any, spec: TaskSpec, roles: tuple[str, ...] | None = None) ->
 
 def _require_columns(spec: TaskSpec, names: list[str], origin: str, roles: tuple[str, ...] | None = None) -> None:
     wanted = [("timestamp", spec.timestamp)] + ([("series_id", spec.series_id)] if spec.series_id else [])
-    wanted += [(r, c) for r, columns in spec.roles.items() if roles is None or r in roles for c in columns
-               if c not in spec.derived_columns]
+    wanted += [(r, c) for r in ROLES if roles is None or r in roles for c in spec.data_columns(r)]
     missing = [(role, column) for role, column in wanted if column not in names]
     if not missing:
         return

@@ -128,18 +128,19 @@ class TaskSpec:
         return {role: self.columns(role) for role in ROLES}
 
     def columns(self, role: str) -> list[str]:
+        """The role's channels: the data's columns, then (known_future) the calendar features."""
         extra = calendar_columns(self.calendar) if role == "known_future" else []
-        return list(getattr(self, role)) + extra
+        return self.data_columns(role) + extra
+
+    def data_columns(self, role: str) -> list[str]:
+        """The role's columns read from the data: ``columns(role)`` without the computed calendar
+        features, which come after them."""
+        return list(getattr(self, role))
 
     @property
     def value_columns(self) -> list[str]:
         """Every role column, in role order."""
         return [column for role in ROLES for column in self.columns(role)]
-
-    @property
-    def derived_columns(self) -> list[str]:
-        """Channels computed from the timestamp rather than read (the calendar features)."""
-        return calendar_columns(self.calendar)
 
     @property
     def dims(self) -> ChannelDims:

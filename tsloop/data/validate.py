@@ -334,7 +334,7 @@ def _clock_only_future(spec: TaskSpec, item: SeriesData) -> FutureSeries:
     """The future of a task whose only future inputs are calendar features: computed, not given."""
     times = _next_times(spec, item)
     clock = calendar_values(spec.calendar, times)
-    known = np.stack([clock[c] for c in spec.derived_columns], axis=1) if clock else np.zeros((spec.horizon, 0))
+    known = np.stack(list(clock.values()), axis=1) if clock else np.zeros((spec.horizon, 0))  # in column order
     return FutureSeries(item, times, {"known_future": known, "intervention": np.zeros((spec.horizon, 0))})
 
 
