@@ -44,6 +44,20 @@ SUITES = {
 ROLE_KEYS = {"target": "target", "past_exog": "exog", "known_future": "known"}
 
 
+def suite_for(name_or_task: str) -> tuple[str, Suite]:
+    """A named suite, or an ad-hoc one for any single-series task file (``--task my.yaml``): its name is
+    the task's ``name``; seasonal naive repeats the last day when the frequency is hourly or finer, else
+    the last horizon."""
+    if name_or_task in SUITES:
+        return name_or_task, SUITES[name_or_task]
+    from tsloop.data.spec import TaskSpec
+
+    spec = TaskSpec.from_yaml(name_or_task)
+    steps_per_day = {"1h": 24, "30min": 48, "15min": 96, "10min": 144, "5min": 288, "1min": 1440}.get(spec.freq)
+    season = steps_per_day or spec.horizon
+    return spec.name, Suite(name_or_task, min(season, spec.context_length), {})
+
+
 def starts(task, part: str, stride: int = 1) -> np.ndarray:
     """First rows of the part's windows (single-series tasks)."""
     return splits.window_starts(task.parts(0)[part], task.spec, stride)

@@ -5,10 +5,15 @@ Usage::
     .venv/bin/python -m pipelines.bench.run --suite epf_np            # all peers
     .venv/bin/python -m pipelines.bench.run --suite etth1_M --peers naive,ridge,tsloop
     .venv/bin/python -m pipelines.bench.report                        # rewrite RESULTS.md
+    .venv/bin/python -m pipelines.bench.run --task my_task.yaml --peers naive,ridge,tsloop \
+        --seeds 0,1,2 --out /tmp/bench --results /tmp/bench/results   # your own data, outside the checkout
 
 Each peer runs in a fresh subprocess (so peak RSS is its own), one after another on the same
 machine; predictions go to ``outputs/bench/<suite>/<peer>.npz``, scores to
-``pipelines/bench/results/<suite>.json`` and the MLflow experiment ``bench``.
+``pipelines/bench/results/<suite>.json`` (or ``--results``) and the MLflow experiment ``bench``.
+With ``--seeds 0,1,2`` every peer runs once per seed, as rows ``<peer>@s<seed>``; the report adds
+their mean and standard deviation. ``tsloop`` trains exactly as ``tsloop train`` does with its
+defaults (``TrainConfig()``), given only the seed.
 """
 
 from __future__ import annotations
@@ -35,16 +40,17 @@ THREADS = 1
 THREAD_ENV = {k: str(THREADS) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
-def run_one(suite_name: str, peer: str, out: Path, seed: int) -> None:
+def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
     import torch
 
     torch.set_num_threads(THREADS)
     from pipelines.bench import peers
-    from pipelines.bench.data import SUITES
+    from pipelines.bench.data import suite_for
     from pipelines.bench.tsloop_peer import run_tsloop
     from tsloop.data.task import load_task
+    from tsloop.train.config import TrainConfig
 
-    suite = SUITES[suite_name]
+    _, suite = suite_for(suite_name)
     task = load_task(suite.task)
     fn = {"naive": peers.run_naive, "ridge": peers.run_ridge, "fracast": peers.run_fracast,
           "deepar": peers.run_deepar, "tsloop": run_tsloop}.get(peer)
@@ -52,14 +58,14 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int) -> None:
     variants = {  # tsloop's own ablations and fixes under test (see RESULTS.md, "Where tsloop loses")
         "tsloop_stepwise": dict(overrides={"deferred": False}, tag="_stepwise"),
         "tsloop_noin": dict(instance_norm=False, tag="_noin"),
-        "tsloop_long": dict(train={"max_time_s": 3 * suite.time_cap_s}, tag="_long"),  # 3x the budget
+        "tsloop_long": dict(train={"max_steps": 3 * TrainConfig().max_steps}, tag="_long"),  # 3x the budget
         "tsloop_outer": dict(overrides={"outer_retention": 0.9}, tag="_outer"),  # memory across outer steps
         "tsloop_k5": dict(overrides={"k_every": 5}, tag="_k5"),  # the deferred-K curriculum 5x faster
         "tsloop_mu4": dict(overrides={"mean_depth": 4.0}, tag="_mu4"),  # half the loops: cheaper steps
     }
     # the same at a fixed step budget (400 optimizer steps, no clock), so variants that ran under different
     # machine loads are compared on equal compute
-    steps = {"max_time_s": None, "max_epochs": 4, "limit_train_batches": 100, "patience": 10}
+    steps = {"max_steps": 400, "patience": 10}
     variants |= {f"{name}_400": dict(spec, train={**spec.get("train", {}), **steps}, tag=spec["tag"] + "_400")
                  for name, spec in list(variants.items()) + [("tsloop", dict(tag=""))] if name != "tsloop_long"}
     if peer.endswith("_std"):  # neuralforecast model with per-window standard scaling (its temporal norm)
@@ -79,15 +85,16 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int) -> None:
     for key, value in res.pop("extra_points", {}).items():
         arrays[key] = value
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / f"{peer}.npz", **arrays)
-    (out / f"{peer}.json").write_text(json.dumps(res, default=str, indent=1))
+    res["seed"] = seed
+    np.savez_compressed(out / f"{row}.npz", **arrays)
+    (out / f"{row}.json").write_text(json.dumps(res, default=str, indent=1))
 
 
 def score(suite_name: str, out: Path, peers: list[str]) -> dict:
-    from pipelines.bench.data import SUITES, metrics, windows
+    from pipelines.bench.data import metrics, suite_for, windows
     from tsloop.data.task import load_task
 
-    suite = SUITES[suite_name]
+    _, suite = suite_for(suite_name)
     task = load_task(suite.task)
     truth = windows(task, "test")["future_target"]
     sub = slice(None, None, suite.subsample)
@@ -134,34 +141,47 @@ def log_mlflow(result: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--suite", required=True)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--suite", help="a named suite: " + ", ".join(sorted(_suites())))
+    what.add_argument("--task", help="any single-series task file: benchmark on your own data")
     p.add_argument("--peers", default=",".join(PEERS))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="outputs/bench")
+    p.add_argument("--seed", type=int, default=0, help="seed of a single run (rows named by the peer)")
+    p.add_argument("--seeds", help="comma-separated seeds: one run per peer and seed, rows <peer>@s<seed>")
+    p.add_argument("--out", default="outputs/bench", help="predictions and logs (default outputs/bench)")
+    p.add_argument("--results", help="folder for the scores JSON (default pipelines/bench/results; "
+                   "RESULTS.md is rewritten only for the default)")
     p.add_argument("--one", help=argparse.SUPPRESS)
+    p.add_argument("--row", help=argparse.SUPPRESS)
     p.add_argument("--score-only", action="store_true", help="re-score saved predictions")
     args = p.parse_args(argv)
-    out = Path(args.out) / args.suite
+    from pipelines.bench.data import suite_for
+
+    source = args.suite or args.task
+    name, _ = suite_for(source)
+    out = Path(args.out) / name
     if args.one:
-        run_one(args.suite, args.one, out, args.seed)
+        run_one(source, args.one, out, args.seed, args.row or args.one)
         return 0
-    peers = args.peers.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    runs = [(peer, seed, f"{peer}@s{seed}" if args.seeds else peer) for peer in args.peers.split(",") for seed in seeds]
     log = {}
     if not args.score_only:
-        for peer in peers:
+        for peer, seed, row in runs:
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "pipelines.bench.run", "--suite", args.suite, "--one", peer,
-                                   "--seed", str(args.seed), "--out", args.out], capture_output=True, text=True,
-                                  env={**os.environ, **THREAD_ENV})
-            log[peer] = {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
-            (out / f"{peer}.log").parent.mkdir(parents=True, exist_ok=True)
-            (out / f"{peer}.log").write_text(proc.stdout + proc.stderr)
-            print(f"[bench] {args.suite} {peer}: rc={proc.returncode} {log[peer]['wall_s']}s", flush=True)
+            proc = subprocess.run([sys.executable, "-m", "pipelines.bench.run", "--suite" if args.suite else "--task",
+                                   source, "--one", peer, "--row", row, "--seed", str(seed), "--out", args.out],
+                                  capture_output=True, text=True, env={**os.environ, **THREAD_ENV})
+            log[row] = {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
+            (out / f"{row}.log").parent.mkdir(parents=True, exist_ok=True)
+            (out / f"{row}.log").write_text(proc.stdout + proc.stderr)
+            print(f"[bench] {name} {row}: rc={proc.returncode} {log[row]['wall_s']}s", flush=True)
             if proc.returncode:
                 print(proc.stderr[-3000:], flush=True)
-    result = score(args.suite, out, peers)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{args.suite}.json"
+    result = score(source, out, [row for _, _, row in runs])
+    result["suite"] = name
+    results = Path(args.results) if args.results else RESULTS
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     result["rows"] = {**old.get("rows", {}), **result["rows"]}  # rows of earlier runs stay, as the record
     command = "python -m pipelines.bench.run " + " ".join(argv or sys.argv[1:])
@@ -174,9 +194,18 @@ def main(argv=None) -> int:
         log_mlflow(result)
     except Exception as err:  # tracking must not lose the benchmark
         print(f"[bench] MLflow logging failed: {err}", flush=True)
-    from pipelines.bench import report
-    report.main()
+    if results == RESULTS:
+        from pipelines.bench import report
+        report.main()
+    else:
+        print(f"[bench] scores: {path}", flush=True)
     return 0
+
+
+def _suites() -> list[str]:
+    from pipelines.bench.data import SUITES
+
+    return list(SUITES)
 
 
 if __name__ == "__main__":

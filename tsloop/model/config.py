@@ -72,10 +72,12 @@ class ModelConfig:
     k_sample: bool = True  # train on K ~ U{1..curriculum cap}: every horizon patch is some batch's terminal
     cmax_quantile: float = 0.95  # C_max = this quantile of teacher-forced step norms
     cmax_buffer: int = 2048  # running buffer of teacher-forced step norms
+    cmax_every: int = 10  # optimizer steps between teacher-forced rollouts that refresh that buffer
     ema_decay: float = 0.99  # target-encoder EMA decay per optimizer step
     jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
     outer_retention: float = 0.0  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps; 0 = off
+    linear_path: bool = True  # add a linear forecast from the context and known-future inputs (linear_path.py)
     instance_norm: bool = True  # RevIN: targets in units of each window's own context mean/std (EPF NP MSE 0.67 -> 0.25)
     # -- ablations --
     constrained: bool = True  # False: A-bar and F free, no gamma cap, no spectral norm
@@ -184,7 +186,8 @@ class ModelConfig:
         need(-1 < self.event_rho < 1, "event_rho must be in (-1, 1)")
         need(0 <= self.obs_dropout < 1, "obs_dropout must be in [0, 1)")
         need(self.k_every >= 1 and (self.k_max is None or self.k_max >= 1), "k_every >= 1, k_max >= 1")
-        need(0 < self.cmax_quantile < 1 and self.cmax_buffer >= 1, "cmax_quantile in (0, 1), cmax_buffer >= 1")
+        need(0 < self.cmax_quantile < 1 and self.cmax_buffer >= 1 and self.cmax_every >= 1,
+             "cmax_quantile in (0, 1), cmax_buffer >= 1, cmax_every >= 1")
         need(0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)")
         need(self.event_pos_weight > 0, "event_pos_weight must be > 0")
         need(0 <= self.outer_retention < OUTER_RETENTION_CAP,

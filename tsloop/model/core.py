@@ -9,7 +9,6 @@ token axis. gamma is capped on every forward so that max(A-bar) + gamma * Lip(F)
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -144,9 +143,17 @@ class LoopedCore(nn.Module):
         for t in range(total):
             i = 0 if self.shared else t
             no_grad = t < total - run.grad_loops
-            with torch.no_grad() if no_grad else contextlib.nullcontext():
-                z_next = self.blocks[i].update(z, p, run.coefficients[i], mix)
             active = (t >= start) & ~done  # (B,); outside no_grad so waiting sequences keep their graph
+            if no_grad:
+                # only the sequences that have started: depths are right-aligned to the deepest draw, so
+                # a whole-batch update would cost max(T_b) loops per sequence instead of T_b
+                with torch.no_grad():
+                    rows = active.nonzero().squeeze(1)
+                    z_next = z.detach().clone()
+                    if rows.numel():
+                        z_next[rows] = self.blocks[i].update(z[rows], p[rows], run.coefficients[i], mix)
+            else:
+                z_next = self.blocks[i].update(z, p, run.coefficients[i], mix)
             z_prev, z = z, torch.where(active[:, None, None], z_next, z)
             used = used + active.long()
             if run.train_gate:

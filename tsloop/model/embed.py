@@ -120,13 +120,19 @@ class DriveEmbed(nn.Module):
 
 
 class Prelude(nn.Module):
-    """p = Norm(P([h; e; u])): the unshared injection. The norm caps ||p|| (Parcae's fix for spikes)."""
+    """p = Norm(P([e; u])): the unshared injection of one step's observation and drive.
+
+    The state h_{k-1} does not enter p: it enters the loop only as its warm start z^(0), so with
+    the drive held fixed the outer step h_{k-1} -> h_k is the inner contraction iterated, and its
+    Lipschitz constant is certified below 1 (``stability.outer_bound``). A LayerNorm on a path
+    from h would have no global Lipschitz bound. The norm caps ||p|| (Parcae's fix for spikes).
+    """
 
     def __init__(self, d: int):
         super().__init__()
-        self.proj = nn.Linear(3 * d, d)
+        self.proj = nn.Linear(2 * d, d)
         self.norm = nn.LayerNorm(d)
 
-    def forward(self, h: Tensor, e: Tensor, u: Tensor) -> Tensor:
-        """(..., D) x 3 -> (..., D)."""
-        return self.norm(self.proj(torch.cat([h, e, u], dim=-1)))
+    def forward(self, e: Tensor, u: Tensor) -> Tensor:
+        """(..., D) x 2 -> (..., D)."""
+        return self.norm(self.proj(torch.cat([e, u], dim=-1)))

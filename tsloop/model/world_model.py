@@ -32,6 +32,7 @@ from tsloop.model.config import OUTER_RETENTION_CAP, ModelConfig
 from tsloop.model.core import LoopedCore, LoopRun
 from tsloop.model.embed import DriveEmbed, ObservationEmbed, Prelude
 from tsloop.model.heads import Coda, EventHead, QuantileHead
+from tsloop.model.linear_path import LinearPath
 from tsloop.model.sampling import SamplePaths, sample_paths
 
 
@@ -64,6 +65,7 @@ class WorldModel(nn.Module):
         self.coda = Coda(d, cfg.coda_hidden)
         self.quantile_head = QuantileHead(d, cfg.patch_len, cfg.target, cfg.quantiles)
         self.event_head = EventHead(d, cfg.patch_len, cfg.event)
+        self.linear_path = LinearPath(cfg) if cfg.linear_path and cfg.target > 0 else None
         self.projector = nn.Linear(d, d)  # g of the consistency loss
         self.rho_raw = nn.Parameter(torch.zeros(cfg.target))  # rho = tanh(raw), if learned
         if cfg.outer_retention > 0:  # lambda = cap * sigmoid(raw), started at outer_retention
@@ -109,13 +111,13 @@ class WorldModel(nn.Module):
     def step(self, h: Tensor, u: Tensor, e: Tensor | None = None, run: LoopRun | None = None) -> Tensor:
         """One outer step: h_{k-1} (B, D), drive u_k (B, D), observation e_k (B, D) or None -> h_k (B, D)."""
         e = self.null_obs.expand_as(h) if e is None else e
-        p = self.prelude(h, e, u)[:, None]  # (B, 1, D)
+        p = self.prelude(e, u)[:, None]  # (B, 1, D); h enters only as the warm start, so the step is certified
         run = run or self.new_run(h.shape[0])
         z = self.core(p, h[:, None], run)[:, 0]  # warm start z^(0) = h_{k-1}
         if self.cfg.outer_retention > 0:
             # The loop relaxes z towards the fixed point of its injection and forgets h_{k-1} within a few
-            # outer steps (ETTh1: 0.23 per step); keep a share lambda of it. If the step has Lipschitz
-            # constant L, this one has at most sqrt(lambda + (1 - lambda) L^2) <= max(L, 1): never worse.
+            # outer steps (ETTh1: 0.23 per step); keep a share lambda of it. The step's Lipschitz constant
+            # is then at most lambda + (1 - lambda) L < 1 (stability.outer_bound).
             lam = self.outer_lambda()
             z = lam * h + (1 - lam) * z
         return z
@@ -143,16 +145,27 @@ class WorldModel(nn.Module):
         features = self.coda(h)
         return self.quantile_head(features), self.event_head(features)
 
+    def decode_forecast(self, h: Tensor, batch: dict[str, Tensor], first: int = 0) -> tuple[Tensor, Tensor]:
+        """``decode`` plus the linear path: states of horizon patches first .. first + K - 1 (B, K, D) of a
+        normalised batch -> quantiles (B, n, Ct, Q) in instance units and event logits (B, n, Ce), where
+        n = the horizon steps those patches cover."""
+        q, logits = self.decode(h)
+        p, horizon = self.cfg.patch_len, self.cfg.horizon
+        span = slice(first * p, min((first + h.shape[1]) * p, horizon))
+        n = span.stop - span.start
+        q, logits = q[:, :n], logits[:, :n]
+        if self.linear_path is not None:
+            q = q + self.linear_path(batch)[:, span, :, None]
+        return q, logits
+
     def forward(self, batch: dict[str, Tensor], depth: int | None = None) -> ModelOutput:
         """Forecast the horizon: encode the context, imagine under the batch's future inputs, decode."""
         batch, shift, scale = self.normalise(batch)
         run = self.new_run(batch["past_target"].shape[0], depth)
         h0 = self.encode(batch, run)
         h = self.imagine(h0, batch, run)
-        quantiles, logits = self.decode(h)
-        horizon = self.cfg.horizon
-        logits = logits[:, :horizon]
-        quantiles = quantiles[:, :horizon] * scale[..., None] + shift[..., None]  # back from instance units
+        quantiles, logits = self.decode_forecast(h, batch)
+        quantiles = quantiles * scale[..., None] + shift[..., None]  # back from instance units
         return ModelOutput(quantiles, torch.sigmoid(logits), logits,
                            torch.cat([h0[:, None], h], dim=1), run.mean_loops())
 
@@ -190,7 +203,7 @@ class WorldModel(nn.Module):
 
     def token_injection(self, e: Tensor, u: Tensor) -> Tensor:
         """Injected signal p of context tokens (B, n, D): no previous state, a position embedding."""
-        return self.prelude(torch.zeros_like(u), e, u + self.position)
+        return self.prelude(e, u + self.position)
 
     def future_obs(self, batch: dict[str, Tensor], encoder: nn.Module) -> Tensor:
         """Embedded future observations per outer step (B, K_f, D)."""
@@ -231,30 +244,32 @@ class WorldModel(nn.Module):
             if cfg.k_sample and self.training:  # else only the last patch would ever be trained
                 k = int(torch.randint(1, k + 1, ()))
             h = self.rollout(h0, drive[:, :k], run=run)  # (B, K, D)
-            q, logits = self.decode(h[:, -1:])
+            q, logits = self.decode_forecast(h[:, -1:], batch, first=k - 1)
             span = slice((k - 1) * p, min(k * p, horizon))
-            n = span.stop - span.start
-            terms["forecast"] = losses.pinball(q[:, :n], y[:, span], mask[:, span], self.levels)
-            terms["event"] = losses.event_bce(logits[:, :n], events[:, span], cfg.event_pos_weight)
+            terms["forecast"] = losses.pinball(q, y[:, span], mask[:, span], self.levels)
+            terms["event"] = losses.event_bce(logits, events[:, span], cfg.event_pos_weight)
             target = self.future_obs(batch, self.target_obs_embed)[:, :k]
             terms["consist"] = cfg.consist_weight * losses.consistency(self.projector(h), target)
             if cfg.path_weight > 0:
-                with torch.no_grad():  # teacher-forced rollout: the reference step size C_max
-                    tf_run = dataclasses.replace(run, loops_used=[], gate_losses=[])
-                    obs = self.future_obs(batch, self.obs_embed)[:, :k]
-                    tf = torch.cat([h0[:, None], self.rollout(h0, drive[:, :k], obs, tf_run)], dim=1)
-                    c_max = self.c_max((tf[:, 1:] - tf[:, :-1]).norm(dim=-1))
+                refresh = not self.training or step % cfg.cmax_every == 0 or int(self.step_norms_seen) == 0
+                norms = None
+                if refresh:  # teacher-forced rollout: the reference step size C_max (a running quantile)
+                    with torch.no_grad():
+                        tf_run = dataclasses.replace(run, loops_used=[], gate_losses=[])
+                        obs = self.future_obs(batch, self.obs_embed)[:, :k]
+                        tf = torch.cat([h0[:, None], self.rollout(h0, drive[:, :k], obs, tf_run)], dim=1)
+                        norms = (tf[:, 1:] - tf[:, :-1]).norm(dim=-1)
+                c_max = self.c_max(norms)
                 states = torch.cat([h0[:, None], h], dim=1)
                 terms["path"] = cfg.path_weight * losses.path_hinge(states, c_max)
             with torch.no_grad():
-                q_all = self.decode(h.detach())[0][:, :horizon]
+                q_all = self.decode_forecast(h.detach(), batch)[0]
         else:  # step-wise: decode every outer step
             k = drive.shape[1]
             h = self.rollout(h0, drive, run=run)
-            q, logits = self.decode(h)
-            q_all = q[:, :horizon]
+            q_all, logits = self.decode_forecast(h, batch)
             terms["forecast"] = losses.pinball(q_all, y, mask, self.levels)
-            terms["event"] = losses.event_bce(logits[:, :horizon], events, cfg.event_pos_weight)
+            terms["event"] = losses.event_bce(logits, events, cfg.event_pos_weight)
         if cfg.one_step_weight > 0:
             terms["one_step"] = cfg.one_step_weight * self._one_step_loss(batch, h0, drive, run)
         if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
@@ -288,11 +303,10 @@ class WorldModel(nn.Module):
         flat_run = dataclasses.replace(run, depth=run.depth.repeat_interleave(k), loops_used=[], gate_losses=[])
         # the run's coefficients, not new ones: a second power-iteration update would break backward
         prior = self.step(before.reshape(b * k, d), drive.reshape(b * k, d), None, flat_run)
-        q, logits = self.decode(prior.view(b, k, d))
-        horizon = self.cfg.horizon
+        q, logits = self.decode_forecast(prior.view(b, k, d), batch)
         y, mask = batch["future_target"], batch["future_target_mask"]
-        return (losses.pinball(q[:, :horizon], y, mask, self.levels)
-                + losses.event_bce(logits[:, :horizon], batch["future_event"], self.cfg.event_pos_weight))
+        return (losses.pinball(q, y, mask, self.levels)
+                + losses.event_bce(logits, batch["future_event"], self.cfg.event_pos_weight))
 
     def _jacobian(self, states: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
         """Jacobian penalty at one random outer step, recomputed with every loop differentiable."""

@@ -10,7 +10,8 @@ from tsloop.errors import SpecError
 @dataclass
 class TrainConfig:
     max_epochs: int = 30
-    max_time_s: float | None = None  # wall-clock cap for fit(), seconds; None = no cap
+    max_steps: int | None = None  # optimizer-step budget; None = no cap (the epochs and early stopping end it)
+    max_time_s: float | None = None  # wall-clock cap for fit(), seconds; None = no cap (results then depend on the machine's load)
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-2  # AdamW; a, delta, B of the retention are exempt (Parcae)
@@ -23,13 +24,23 @@ class TrainConfig:
     num_nodes: int = 1
     train_stride: int = 1  # step between training windows, in time steps
     val_stride: int = 1
+    val_check_steps: int = 0  # validate every N optimizer steps; 0 = each epoch end, or 5 times over max_steps
     limit_train_batches: float | int = 1.0  # fraction or count of batches per epoch
     limit_val_batches: float | int = 1.0
     val_samples: int = 0  # sample paths per window for validation CRPS; 0 = CRPS from the quantile grid
+    threads: int = 0  # torch CPU threads; 0 = auto: the cores the 1-minute load average leaves idle, at least 1
     num_workers: int = 0
     deterministic: bool = True
     progress_bar: bool = True
     checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
+
+    def validation_interval(self) -> int | None:
+        """Optimizer steps between validation checks, or None for once per epoch."""
+        if self.val_check_steps > 0:
+            return self.val_check_steps
+        if self.max_steps:  # a budget may end mid-epoch: validate 5 times over it, the last at its end
+            return -(-self.max_steps // 5)
+        return None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -30,6 +30,7 @@ from tsloop.train.config import TrainConfig
 from tsloop.train.datamodule import TelemetryDataModule
 from tsloop.train.logging import make_logger, record_run
 from tsloop.train.module import WorldModelModule
+from tsloop.train.threads import set_threads
 
 SELECT_METRIC = "val/select"  # best checkpoint and early stopping (WorldModelModule.on_validation_epoch_end)
 RUN_FILE = "run.json"  # remembers the MLflow run id so --resume continues the same run
@@ -43,6 +44,9 @@ class FitResult:
     wall_time_s: float
     out_dir: Path
     best_checkpoint: str = ""
+    steps: int = 0  # optimizer steps taken
+    threads: int = 1  # torch CPU threads used
+    warning: str | None = None  # set when validation says the model is not usable yet (``usability``)
     extra: dict = field(default_factory=dict)
 
 
@@ -95,6 +99,7 @@ def fit(
     _check_writable(out_dir)
     ckpt_path, run_id, done = _resume_state(out_dir, model_config.to_dict()) if resume else (None, None, 0)
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
+    threads = set_threads(train_config.threads)
 
     datamodule = TelemetryDataModule(task, train_config, resume_batches=done)
     module = WorldModelModule(model_config.to_dict(), train_config.to_dict())
@@ -111,10 +116,16 @@ def fit(
         dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False,
         every_n_train_steps=train_config.checkpoint_every or None, save_on_train_epoch_end=True,
     )
-    callbacks = [checkpoint, last, EarlyStopping(monitor=SELECT_METRIC, patience=train_config.patience),
+    interval = train_config.validation_interval()
+    # strict=False: a step budget that ends between two checks must not fail the run
+    stopper = EarlyStopping(monitor=SELECT_METRIC, patience=train_config.patience, strict=False)
+    callbacks = [checkpoint, last, stopper,
                  DivergenceGuard(), RngState()]
     trainer = pl.Trainer(
         max_epochs=train_config.max_epochs,
+        max_steps=train_config.max_steps if train_config.max_steps is not None else -1,
+        val_check_interval=interval,
+        check_val_every_n_epoch=None if interval else 1,
         max_time={"seconds": train_config.max_time_s} if train_config.max_time_s else None,
         accelerator=train_config.accelerator,
         devices=train_config.devices,
@@ -169,10 +180,22 @@ def fit(
     )
     # under DDP every rank gets here; one file, one MLflow run: rank 0 writes and logs
     bundle_path = bundle.save(out_dir / "model.pt") if trainer.is_global_zero else out_dir / "model.pt"
-    result = FitResult(bundle_path, logger.run_id if logger else None, metrics, wall, out_dir, best)
+    steps = int(trainer.global_step)
+    result = FitResult(bundle_path, logger.run_id if logger else None, metrics, wall, out_dir, best,
+                       steps=steps, threads=threads, warning=usability(metrics, steps))
     if logger is not None and trainer.is_global_zero:
         record_run(logger, result, task, model, model_config, train_config)
     return result
+
+
+def usability(metrics: dict[str, float], steps: int) -> str | None:
+    """A warning when the last validation's CRPS does not beat persistence (repeat the last value)."""
+    crps, naive = metrics.get("val/crps"), metrics.get("val/crps_persistence")
+    if crps is None or naive is None or crps < naive:
+        return None
+    return (f"after {steps} optimizer steps the model's validation CRPS ({crps:.4g}) is no better than "
+            f"repeating the last observed value ({naive:.4g}): it is not usable yet. Train for more "
+            "steps (--max-steps), or check the task's roles and context length.")
 
 
 def _check_writable(out_dir: Path) -> None:

@@ -51,6 +51,7 @@ class WorldModelModule(pl.LightningModule):
         keep = {
             "quantiles": out.quantiles,  # (B, H, Ct, Q)
             "truth": batch["future_target"],  # (B, H, Ct)
+            "last": batch["past_target"][:, -1:].expand_as(batch["future_target"]),  # persistence forecast
             "mask": batch["future_target_mask"],
             "event_prob": out.event_prob,  # (B, H, Ce)
             "event": batch["future_event"],
@@ -70,6 +71,8 @@ class WorldModelModule(pl.LightningModule):
             "val/mse": metrics.mse(median, val["truth"], val["mask"]),
             # the quantile grid read as an ensemble: properscoring's CRPS of that ensemble
             "val/crps": metrics.crps_samples(np.moveaxis(val["quantiles"], -1, 0), val["truth"], val["mask"]),
+            # CRPS of a point forecast is its MAE: the naive bar a usable model must clear (fit() warns)
+            "val/crps_persistence": metrics.mae(val["last"], val["truth"], val["mask"]),
         }
         if val["event"].size:
             scores["val/event_auprc"] = metrics.auprc(val["event_prob"], val["event"])
