@@ -99,7 +99,11 @@ def fit(
                                         else (None, None, (0, 0)))
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
 
-    datamodule = TelemetryDataModule(task, train_config, resume_batches=done, resume_epoch=epoch)
+    if getattr(task, "streamed", False):  # a StreamTask: windows read from the file chunk by chunk
+        from tsloop.train.stream_datamodule import StreamDataModule as DataModule
+    else:
+        DataModule = TelemetryDataModule
+    datamodule = DataModule(task, train_config, resume_batches=done, resume_epoch=epoch)
     module = WorldModelModule(model_config.to_dict(), train_config.to_dict())
     logger = make_logger(experiment, run_name or task.spec.name, run_id=run_id, tags=tags)
     if logger is not None and logger.run_id:
