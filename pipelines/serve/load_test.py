@@ -200,7 +200,11 @@ def write_results(s: dict, args, path: Path, command: str) -> None:
         f"{s['rss_after_mb']:.0f} MB after the {s['requests']} requests "
         f"({s['rss_after_mb'] - s['rss_before_mb']:+.0f} MB).",
         "",
-        f"A malformed request's answer: `{s['malformed_example']}`",
+        "A malformed request's answer (cut at 400 characters):",
+        "",
+        "```",
+        s["malformed_example"],
+        "```",
     ]
     path.write_text("\n".join(lines) + "\n")
 
