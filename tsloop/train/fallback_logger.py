@@ -96,6 +96,9 @@ class _GuardedClient:
         self._logger, self._client = logger, client
 
     def __getattr__(self, name: str):
+        if not callable(getattr(self._client, name)):  # plain attributes need no guard
+            return getattr(self._logger._mlflow_client if self._logger.fell_back else self._client, name)
+
         def call(*args, **kwargs):
             logger = self._logger
             if not logger.fell_back:
