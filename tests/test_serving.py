@@ -68,7 +68,7 @@ def test_when_a_column_is_missing_then_the_error_names_it(model, requests):
     assert err.value.get_http_status_code() == 400
 
 
-# not marked slow: the issue asks for a short load test in the suite (about 20 s: the server's start)
+# not marked slow: the issue asks for a short load test in the suite (about 10 s, most of it the server starting)
 def test_when_served_then_mixed_concurrent_requests_are_answered_and_bad_ones_get_400(trained, requests):
     bodies, _ = requests
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking.local_tracking_uri()}
