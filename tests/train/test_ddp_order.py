@@ -74,6 +74,7 @@ def _batches(log: Path, rank: int) -> list[tuple[int, int, str]]:
     return [tuple(json.loads(line)) for line in Path(f"{log}.rank{rank}").read_text().splitlines()]
 
 
+# not marked slow: the issue asks for these DDP tests in CI (about 50 s for the three trainings both share)
 @pytest.fixture(scope="module")
 def ddp_runs(tiny_task, tmp_path_factory):
     """One uninterrupted DDP training, and one killed at step KILL_AT then resumed."""

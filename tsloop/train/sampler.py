@@ -1,10 +1,12 @@
 """The training order: one permutation per (seed, epoch), sharded across DDP ranks by the sampler
 itself, so no wrapper of Lightning's stands between the trainer and the epoch or the resume point.
 
-Why not Lightning's ``DistributedSamplerWrapper``: before Lightning 2.6.1 it did not pass
-``set_epoch`` on (every epoch repeated one order), and it materialises the wrapped sampler's
-indices eagerly, so a resume's skip was spent on an iteration made before the epoch started.
-``fit`` therefore sets ``use_distributed_sampler=False`` and hands the rank and world size here.
+Why not Lightning's ``DistributedSamplerWrapper``: for training it re-shuffles the wrapped
+sampler's list with a permutation of its own (Lightning's global seed and the epoch), so the order
+was not tsloop's; and it permutes positions over the sampler's full length, so the list a resume
+shortens by its skip was read at the wrong positions, and a run resumed mid-epoch trained on other
+windows than the interrupted one would have (``tests/train/test_ddp_order.py`` shows it). ``fit``
+therefore sets ``use_distributed_sampler=False`` and hands the rank and world size here.
 """
 
 from __future__ import annotations
