@@ -110,3 +110,24 @@ def test_when_training_with_stream_then_the_batches_and_metrics_equal_in_memory_
     assert params[1]["data.fingerprint"] == params[0]["data.fingerprint"]
     a, b = (torch.load(tmp_path / mode / "model.pt", weights_only=True)["state_dict"] for mode in ("--no-stream", "--stream"))
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_when_the_file_has_more_rows_than_the_threshold_then_training_streams_without_being_asked(
+    tiny_task, tmp_path, monkeypatch, capsys
+):
+    from tsloop.data import stream_task
+
+    monkeypatch.setattr(stream_task, "AUTO_STREAM_ROWS", len(tiny_task.frame) - 1)
+    assert main(["train", "--task", str(tiny_task.path), *TRAIN_FLAGS, "--out", str(tmp_path / "auto")]) == 0
+    assert "streaming the data 64 series at a time" in capsys.readouterr().out
+    monkeypatch.setattr(stream_task, "AUTO_STREAM_ROWS", len(tiny_task.frame))
+    assert main(["train", "--task", str(tiny_task.path), *TRAIN_FLAGS, "--out", str(tmp_path / "memory")]) == 0
+    assert "streaming" not in capsys.readouterr().out
+
+
+def test_when_streaming_on_several_processes_then_the_cli_refuses_before_training(tiny_task, tmp_path, capsys):
+    code = main(["train", "--task", str(tiny_task.path), *TRAIN_FLAGS, "--stream", "--devices", "2",
+                 "--strategy", "ddp", "--out", str(tmp_path / "ddp")])
+    err = capsys.readouterr().err
+    assert code == 2 and "runs on one process" in err and "--no-stream" in err and "Traceback" not in err
+    assert not (tmp_path / "ddp").exists()

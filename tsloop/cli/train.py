@@ -145,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError, CheckpointError) as err:
         raise SpecError(f"--set {overrides}: {err}") from None
     devices = int(args.devices) if args.devices.isdigit() else args.devices
+    if getattr(task, "streamed", False) and (args.num_nodes > 1 or (isinstance(devices, int) and devices > 1)
+                                             or "," in str(devices)):
+        raise SpecError("streamed training (--stream, or a file above 5,000,000 rows) runs on one process: drop "
+                        "--devices/--num-nodes, or train in memory with --no-stream")
     train_cfg = TrainConfig(
         max_epochs=args.max_epochs, max_time_s=args.max_time, batch_size=args.batch_size, lr=args.lr,
         patience=args.patience, grad_clip=args.grad_clip, seed=args.seed, accelerator=args.accelerator,
