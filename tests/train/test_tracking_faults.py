@@ -4,7 +4,6 @@ warning, and `tsloop sync` completes the remote run later, as often as it is run
 from __future__ import annotations
 
 import json
-import os
 import signal
 
 import lightning.pytorch as pl
