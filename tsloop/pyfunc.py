@@ -4,7 +4,7 @@ The input frame holds each series' history followed by its next ``horizon`` rows
 where the known-future and intervention columns are filled in and the targets are
 left empty; the output is the same long table that ``Forecaster.forecast`` returns. With a
 ``plan`` column labelling two or more copies of the horizon rows it answers a what-if query
-instead; the request format is in ``tsloop.serving``. Optional ``params``: ``num_samples``,
+instead; the request format is in ``tsloop.query.serving``. Optional ``params``: ``num_samples``,
 ``seed``, ``objective``, ``interval``.
 """
 
@@ -22,7 +22,7 @@ class TsloopForecastModel(mlflow.pyfunc.PythonModel):
         self._forecaster = Forecaster.from_bundle_path(context.artifacts["bundle"])
 
     def predict(self, context, model_input, params=None):
-        from tsloop.serving import answer  # forecasts and what-if queries, one request format
+        from tsloop.query.serving import answer  # forecasts and what-if queries, one request format
 
         return answer(self._forecaster, model_input, params)
 

@@ -6,7 +6,7 @@ queries (and some malformed requests) from 8 concurrent clients; latency, errors
 
 It trains a tiny model on a simulated plant (2 series) into a temporary MLflow store, serves its
 pyfunc model with the one command the README gives, and sends a fixed number of requests (the loop
-ends by itself). The request format is in ``tsloop.serving``.
+ends by itself). The request format is in ``tsloop.query.serving``.
 """
 
 from __future__ import annotations

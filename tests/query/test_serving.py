@@ -12,7 +12,7 @@ from mlflow.exceptions import MlflowException
 from pipelines.serve import load_test
 from tsloop import tracking
 from tsloop.forecaster import Forecaster
-from tsloop.serving import answer
+from tsloop.query.serving import answer
 
 
 @pytest.fixture(scope="module")
