@@ -2,8 +2,10 @@
 
 The input frame holds each series' history followed by its next ``horizon`` rows,
 where the known-future and intervention columns are filled in and the targets are
-left empty; the output is the same long table that ``Forecaster.forecast`` returns.
-Optional ``params``: ``num_samples`` (int), ``seed`` (int).
+left empty; the output is the same long table that ``Forecaster.forecast`` returns. With a
+``plan`` column labelling two or more copies of the horizon rows it answers a what-if query
+instead; the request format is in ``tsloop.query.serving``. Optional ``params``: ``num_samples``,
+``seed``, ``objective``, ``interval``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ class TsloopForecastModel(mlflow.pyfunc.PythonModel):
         self._forecaster = Forecaster.from_bundle_path(context.artifacts["bundle"])
 
     def predict(self, context, model_input, params=None):
-        params = params or {}
-        return self._forecaster.forecast_frame(
-            model_input, num_samples=int(params.get("num_samples", 200)), seed=int(params.get("seed", 0))
-        )
+        from tsloop.query.serving import answer  # forecasts and what-if queries, one request format
+
+        return answer(self._forecaster, model_input, params)
 
 
 def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
@@ -38,7 +39,8 @@ def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
     # input columns differ per task, so only the params are declared; without a params schema
     # MLflow would drop `params` at predict time
     signature = ModelSignature(
-        params=ParamSchema([ParamSpec("num_samples", "long", 200), ParamSpec("seed", "long", 0)])
+        params=ParamSchema([ParamSpec("num_samples", "long", 200), ParamSpec("seed", "long", 0),
+                            ParamSpec("objective", "string", ""), ParamSpec("interval", "double", 0.9)])
     )
 
     mlflow.set_tracking_uri(logger._tracking_uri)

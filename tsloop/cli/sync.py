@@ -9,7 +9,9 @@ EXAMPLES = """examples:
   tsloop sync --run 3f2a...c9 --to http://mlflow.internal:5000 --from sqlite:///other/mlflow.db
 
 A training run that could not reach MLFLOW_TRACKING_URI logs to the local store (./mlruns) with
-the tag tsloop.unsynced_remote; this copies its params, metric histories, tags and artifacts.
+the tag tsloop.unsynced_remote; this copies its params, metric histories, tags and artifacts. If
+the server died mid-training, the local run holds the rest of a remote run, and this completes
+that remote run. Only what the target lacks is sent, so running it twice duplicates nothing.
 """
 
 
@@ -28,8 +30,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tsloop.runs import sync_run
+    from tsloop.run_sync import sync_run
 
-    new_id = sync_run(args.run, args.to, from_uri=args.source, experiment=args.experiment)
-    print(f"run {args.run} copied to {args.to} as run {new_id}")
+    target_id, sent = sync_run(args.run, args.to, from_uri=args.source, experiment=args.experiment)
+    counts = ", ".join(f"{sent[k]} {k}" for k in ("params", "metrics", "tags", "artifacts"))
+    print(f"sent {counts} into the {sent['into']} (only what it lacked)")
+    print(f"run {args.run} copied to {args.to} as run {target_id}")
     return 0

@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   tsloop train --task tasks/epf_np.yaml --out outputs/np --checkpoint-every 200 --resume   # after a crash
   tsloop train --task tasks/epf_np.yaml --accelerator gpu --devices 2 --strategy ddp
   tsloop train --task tasks/plant_forecast.yaml --set d_model=128 --set mean_depth=6
+  tsloop train --task big.task.yaml --stream --stream-chunk 64   # a file larger than memory
 
 Runs are logged to ./mlruns (SQLite store + artifacts) unless MLFLOW_TRACKING_URI is set;
 see them with `tsloop compare` or `mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db`.
@@ -50,6 +51,11 @@ def register(subparsers) -> None:
     g.add_argument("--strategy", default="auto", help="any Lightning strategy (ddp, ddp_spawn, fsdp, ...)")
     g.add_argument("--num-nodes", type=int, default=1)
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    g.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                   help="read training windows from the file a chunk of series at a time, so memory follows the "
+                        "chunk, not the file (default: only for files above 5,000,000 rows); --no-stream: in memory")
+    g.add_argument("--stream-chunk", type=int, default=64, metavar="SERIES",
+                   help="series per chunk when streaming (default 64); windows are shuffled within a chunk")
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, help="output folder (default outputs/<task name>)")
     g.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.ckpt, same MLflow run")
@@ -100,6 +106,27 @@ def _limit(value: float) -> float | int:
     return int(value) if value > 1 else value
 
 
+def _task(args: argparse.Namespace):
+    """The task in memory, or streamed (``--stream``, or by default above AUTO_STREAM_ROWS rows)."""
+    from tsloop.cli.taskargs import spec_from_args
+    from tsloop.data.stream_task import AUTO_STREAM_ROWS, count_rows, load_stream_task
+    from tsloop.errors import SpecError, TsloopError
+
+    stream = args.stream
+    if stream is None and (args.task or args.data):
+        spec = spec_from_args(args)
+        try:
+            stream = spec.data is not None and spec.resolve_data().is_file() and count_rows(spec) > AUTO_STREAM_ROWS
+        except TsloopError:  # a broken file: loading it in memory reports what is wrong, as always
+            stream = False
+    if not stream:
+        return task_from_args(args)
+    if args.stream_chunk < 1:
+        raise SpecError(f"--stream-chunk {args.stream_chunk}: give a number of series, at least 1, e.g. 64")
+    print(f"streaming the data {args.stream_chunk} series at a time (--no-stream to load it whole)")
+    return load_stream_task(spec_from_args(args), series_per_chunk=args.stream_chunk)
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -108,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     from tsloop.train.config import TrainConfig
     from tsloop.train.fit import fit
 
-    task = task_from_args(args)
+    task = _task(args)
     spec = task.spec
     base = ModelConfig.preset(args.preset, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon)
     overrides = parse_overrides(args.set)
@@ -118,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError, CheckpointError) as err:
         raise SpecError(f"--set {overrides}: {err}") from None
     devices = int(args.devices) if args.devices.isdigit() else args.devices
+    if getattr(task, "streamed", False) and (args.num_nodes > 1 or (isinstance(devices, int) and devices > 1)
+                                             or "," in str(devices)):
+        raise SpecError("streamed training (--stream, or a file above 5,000,000 rows) runs on one process: drop "
+                        "--devices/--num-nodes, or train in memory with --no-stream")
     train_cfg = TrainConfig(
         max_epochs=args.max_epochs, max_time_s=args.max_time, batch_size=args.batch_size, lr=args.lr,
         patience=args.patience, grad_clip=args.grad_clip, seed=args.seed, accelerator=args.accelerator,

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tsloop.forecaster import Forecaster
-    from tsloop.output import write_table
+    from tsloop.output import write_tables
 
     names = [Path(p).name.split(".")[0] for p in args.plan]
     if len(set(names)) != len(names):
@@ -54,12 +54,9 @@ def run(args: argparse.Namespace) -> int:
         num_samples=args.samples, seed=args.seed, interval=args.interval,
     )
     out = Path(args.out)
-    write_table(result.effects_frame(), out)
-    try:
-        write_table(result.plans_frame(), out.with_name(f"{out.name.split('.')[0]}_plans.parquet"))
-    except BaseException:  # both files or neither
-        out.unlink(missing_ok=True)
-        raise
+    plans_out = out.with_name(f"{out.name.split('.')[0]}_plans.parquet")
+    # both files or neither, even if killed: both are complete before either is put in place
+    write_tables([(result.plans_frame(), plans_out), (result.effects_frame(), out)])
     print(result.summary())
-    print(f"effects -> {out}; per-plan forecasts -> {out.with_name(out.name.split('.')[0] + '_plans.parquet')}")
+    print(f"effects -> {out}; per-plan forecasts -> {plans_out}")
     return 0

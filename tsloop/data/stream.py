@@ -75,13 +75,14 @@ def series_ids(spec: TaskSpec, path: Path | None = None) -> list[str]:
     return ids.to_series().to_list()
 
 
-def iter_chunks(spec: TaskSpec, series_per_chunk: int = 64, path: Path | None = None) -> Iterator[tuple]:
-    """The file's series, ``series_per_chunk`` at a time, each time-ordered as in the file."""
+def iter_chunks(spec: TaskSpec, series_per_chunk: int = 64, path: Path | None = None,
+                only: list[str] | None = None) -> Iterator[tuple]:
+    """The file's series (or those in ``only``), ``series_per_chunk`` at a time, each time-ordered as in the file."""
     path = path or spec.resolve_data()
     lazy = scan_lazy(path).with_row_index(ROW)
     names = [n for n in lazy.collect_schema().names() if n != ROW]
     _require_columns(spec, names, path.name)
-    ids = series_ids(spec, path)
+    ids = only if only is not None else series_ids(spec, path)
     columns = needed_columns(spec) + [ROW]
     for start in range(0, len(ids), series_per_chunk):
         chunk = ids[start : start + series_per_chunk]
@@ -185,29 +186,44 @@ class StreamWindows(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         rng = np.random.default_rng(self.seed)
-        L, H = self.spec.context_length, self.spec.horizon
         for _, items in iter_chunks(self.spec, self.series_per_chunk, self.path):
-            indices = np.asarray([self.scaler.index(item.series_id) for item in items])
-            scaled = scale_series(items, self.scaler, list(indices))
-            offsets = np.concatenate([[0], np.cumsum([len(item) for item in items])[:-1]])
-            # the chunk as one array per key: a batch is then a single fancy-indexing gather
-            flat = {key: np.concatenate([(s.masks if kind == "mask" else s.values)[role] for s in scaled])
-                    for key, (role, axis, kind) in _SLICED.items()}
-            static = np.stack([s.static for s in scaled])
-            index = np.concatenate([
-                np.stack([np.full(len(starts), k), starts], axis=1)
-                for k, item in enumerate(items)
-                for starts in [splits.window_starts(splits.part_bounds(len(item), self.spec)[self.part], self.spec, self.stride)]
-            ])
-            if self.shuffle:
-                index = index[rng.permutation(len(index))]
-            for b in range(0, len(index), self.batch_size):
-                k, start = index[b : b + self.batch_size].T
-                first = offsets[k] + start  # (B,) row of each window's first context step in the chunk
-                past, future = first[:, None] + np.arange(L), first[:, None] + L + np.arange(H)  # (B, L), (B, H)
-                batch = {key: torch.from_numpy(flat[key][past if axis == "past" else future])
-                         for key, (role, axis, kind) in _SLICED.items()}
-                batch["static"] = torch.from_numpy(static[k])
-                batch["series_index"] = torch.from_numpy(indices[k])
-                batch["window_start"] = torch.from_numpy(start.copy())
-                yield batch
+            chunk = ChunkWindows(self.spec, self.scaler, items, self.part, self.stride)
+            order = rng.permutation(len(chunk)) if self.shuffle else np.arange(len(chunk))
+            for b in range(0, len(order), self.batch_size):
+                yield chunk.batch(order[b : b + self.batch_size])
+
+
+class ChunkWindows:
+    """The windows of one part of a chunk of series, scaled and held as one array per batch key,
+    so a batch is a single fancy-indexing gather. Windows are numbered series by series (in chunk
+    order), then by start, as ``TelemetryTask.dataset`` numbers them."""
+
+    def __init__(self, spec: TaskSpec, scaler: StandardScaler, items: list[SeriesData], part: str, stride: int):
+        self.context_length, self.horizon = spec.context_length, spec.horizon
+        self.indices = np.asarray([scaler.index(item.series_id) for item in items])
+        scaled = scale_series(items, scaler, list(self.indices))
+        self.offsets = np.concatenate([[0], np.cumsum([len(item) for item in items])[:-1]])
+        self.flat = {key: np.concatenate([(s.masks if kind == "mask" else s.values)[role] for s in scaled])
+                     for key, (role, axis, kind) in _SLICED.items()}
+        self.static = np.stack([s.static for s in scaled])
+        self.index = np.concatenate([
+            np.stack([np.full(len(starts), k), starts], axis=1)
+            for k, item in enumerate(items)
+            for starts in [splits.window_starts(splits.part_bounds(len(item), spec)[part], spec, stride)]
+        ]).astype(np.int64).reshape(-1, 2)  # (N, 2): (series in chunk, start)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def batch(self, windows: np.ndarray) -> dict[str, torch.Tensor]:
+        """The batch of the given window numbers, in the batch contract."""
+        L, H = self.context_length, self.horizon
+        k, start = self.index[windows].T
+        first = self.offsets[k] + start  # (B,) row of each window's first context step in the chunk
+        past, future = first[:, None] + np.arange(L), first[:, None] + L + np.arange(H)  # (B, L), (B, H)
+        batch = {key: torch.from_numpy(self.flat[key][past if axis == "past" else future])
+                 for key, (role, axis, kind) in _SLICED.items()}
+        batch["static"] = torch.from_numpy(self.static[k])
+        batch["series_index"] = torch.from_numpy(self.indices[k])
+        batch["window_start"] = torch.from_numpy(start.copy())
+        return batch

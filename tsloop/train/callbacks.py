@@ -62,7 +62,8 @@ class RngState(pl.Callback):
 
     The states are put back at the point the interrupted run would have continued from: the next
     batch for a checkpoint written mid-epoch, the next epoch's start (before its data loader draws
-    a seed) for one written at an epoch's end. Stored as tensors, numbers and lists only, so the
+    a seed) for one written at an epoch's end. Under DDP the checkpoint holds every rank's states,
+    and each rank gets its own back when resumed with the same world size. Stored as tensors, numbers and lists only, so the
     checkpoint still loads with ``weights_only=True``.
     """
 
@@ -72,18 +73,21 @@ class RngState(pl.Callback):
         self._pending: dict | None = None
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        version, internal, gauss = random.getstate()
-        checkpoint[self.KEY] = {
-            "mid_epoch": not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch,
-            "torch": torch.get_rng_state(),
-            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached": float(cached)},
-            "python": {"version": version, "internal": list(internal), "gauss": gauss},
-        }
+        state = {"mid_epoch": not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch, **_rng_states()}
+        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            # every rank saves a checkpoint together (only rank 0's reaches the disk): gather all
+            # ranks' states into it, so each rank draws on after a resume as if never interrupted
+            ranks: list = [None] * trainer.world_size
+            torch.distributed.all_gather_object(ranks, {k: v for k, v in state.items() if k != "mid_epoch"})
+            state["ranks"] = ranks
+        checkpoint[self.KEY] = state
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        self._pending = checkpoint.get(self.KEY)
+        state = checkpoint.get(self.KEY)
+        ranks = (state or {}).get("ranks")
+        if ranks is not None and len(ranks) == trainer.world_size:  # same world size: this rank's own
+            state = {"mid_epoch": state["mid_epoch"], **ranks[trainer.global_rank]}
+        self._pending = state
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if self._pending is not None and not self._pending["mid_epoch"]:
@@ -100,3 +104,15 @@ class RngState(pl.Callback):
         np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
         py = state["python"]
         random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
+
+
+def _rng_states() -> dict:
+    """The torch, NumPy and Python random states as tensors, numbers and lists."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+    }

@@ -50,9 +50,10 @@ class FitResult:
     extra: dict = field(default_factory=dict)
 
 
-def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, int]:
-    """The checkpoint to resume from, the MLflow run to continue, and the batches of the current
-    epoch already done; CheckpointError if the checkpoint is unreadable or from another model."""
+def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, tuple[int, int]]:
+    """The checkpoint to resume from, the MLflow run to continue, and (the epoch training goes on
+    with, the batches of it already done); CheckpointError if the checkpoint is unreadable or from
+    another model."""
     last = out_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise CheckpointError(
@@ -64,6 +65,7 @@ def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, i
         saved = state["hyper_parameters"]["model_config"]
         done = int(state["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"])
         at_end = bool(state["loops"]["fit_loop"]["epoch_loop.batch_progress"].get("is_last_batch"))
+        epoch = int(state["epoch"])
     except Exception as err:
         raise CheckpointError(
             f"--resume: {last} is not a readable training checkpoint ({type(err).__name__}: {str(err)[:160]}). "
@@ -80,7 +82,7 @@ def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, i
         )
     run_file = out_dir / RUN_FILE
     run_id = json.loads(run_file.read_text()).get("run_id") if run_file.is_file() else None
-    return str(last), run_id, 0 if at_end else done
+    return str(last), run_id, (epoch + 1, 0) if at_end else (epoch, done)
 
 
 def fit(
@@ -97,11 +99,16 @@ def fit(
     """Train on ``task`` with Lightning, log everything to MLflow, and write ``out_dir/model.pt``."""
     out_dir = Path(out_dir)
     _check_writable(out_dir)
-    ckpt_path, run_id, done = _resume_state(out_dir, model_config.to_dict()) if resume else (None, None, 0)
+    ckpt_path, run_id, (epoch, done) = (_resume_state(out_dir, model_config.to_dict()) if resume
+                                        else (None, None, (0, 0)))
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
     threads = set_threads(train_config.threads)
 
-    datamodule = TelemetryDataModule(task, train_config, resume_batches=done)
+    if getattr(task, "streamed", False):  # a StreamTask: windows read from the file chunk by chunk
+        from tsloop.train.stream_datamodule import StreamDataModule as DataModule
+    else:
+        DataModule = TelemetryDataModule
+    datamodule = DataModule(task, train_config, resume_batches=done, resume_epoch=epoch)
     module = WorldModelModule(model_config.to_dict(), train_config.to_dict())
     logger = make_logger(experiment, run_name or task.spec.name, run_id=run_id, tags=tags)
     if logger is not None and logger.run_id:
@@ -131,6 +138,7 @@ def fit(
         devices=train_config.devices,
         strategy=train_config.strategy,
         num_nodes=train_config.num_nodes,
+        use_distributed_sampler=False,  # the datamodule's EpochSampler shards by rank itself
         gradient_clip_val=train_config.grad_clip,
         deterministic=train_config.deterministic,
         limit_train_batches=train_config.limit_train_batches,

@@ -28,11 +28,15 @@ def make_logger(
     experiment: str, run_name: str, *, run_id: str | None = None, tags: dict[str, str] | None = None
 ) -> MLFlowLogger:
     """An MLflow logger on the configured store; falls back to the local store, with a
-    warning, when a remote tracking server cannot be reached, so training never waits on it."""
+    warning, when a remote tracking server cannot be reached, at the start or later
+    (``FallbackMLFlowLogger``), so training never waits on it."""
+    from tsloop.train.fallback_logger import FallbackMLFlowLogger
+
     uri = tracking.tracking_uri()
+    remote = uri.startswith(("http://", "https://"))
     try:
         probe_server(uri)
-        logger = MLFlowLogger(
+        logger = (FallbackMLFlowLogger if remote else MLFlowLogger)(  # the server may also die later
             experiment_name=experiment,
             run_name=run_name,
             tracking_uri=uri,

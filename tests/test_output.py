@@ -1,0 +1,110 @@
+"""Output files appear whole or not at all: killed writers (SIGKILL, mid-write), full disks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from tests.conftest import CONTEXT, HORIZON
+from tsloop import output
+from tsloop.errors import TsloopError
+
+# runs the CLI; the KILL_AT-th table write (to_parquet/to_json/to_csv) writes half a file and SIGKILLs the process
+DIES_MID_WRITE = textwrap.dedent("""
+    import os, signal, sys
+    import pandas as pd
+    from tsloop.cli.main import main
+
+    calls = []
+
+    def dying(real):
+        def write(self, path, *args, **kwargs):
+            calls.append(path)
+            if len(calls) < int(os.environ["KILL_AT"]):
+                return real(self, path, *args, **kwargs)
+            with open(path, "wb") as f:
+                f.write(b"half a table")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return write
+
+    for name in ("to_parquet", "to_json", "to_csv"):
+        setattr(pd.DataFrame, name, dying(getattr(pd.DataFrame, name)))
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def _run_killed(kill_at: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", DIES_MID_WRITE, *args], env={**os.environ, "KILL_AT": str(kill_at)},
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def inputs(trained, tmp_path):
+    """History and two plan files for the tiny trained model."""
+    groups = [g for _, g in trained.task.frame.groupby("series", sort=True)]
+    pd.concat([g.iloc[800 - CONTEXT : 800] for g in groups]).to_csv(tmp_path / "h.csv", index=False)
+    future = pd.concat([g.iloc[800 : 800 + HORIZON] for g in groups])
+    future.to_csv(tmp_path / "f.csv", index=False)
+    keep = ["timestamp", "series", "temp_forecast", "hour_sin", "hour_cos", "dow_sin", "dow_cos",
+            "replicas", "cooling_setpoint", "rate_limit"]
+    future[keep].to_csv(tmp_path / "a.csv", index=False)
+    future[keep].assign(replicas=future["replicas"].clip(upper=12) + 1).to_csv(tmp_path / "b.csv", index=False)
+    return tmp_path
+
+
+def _visible(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def test_when_forecast_is_killed_while_writing_then_no_output_exists_and_the_next_run_clears_the_debris(
+    trained, inputs
+):
+    out = inputs / "out" / "fc.parquet"
+    args = ["forecast", "--model", str(trained.model), "--history", str(inputs / "h.csv"),
+            "--future", str(inputs / "f.csv"), "--samples", "8", "--out", str(out)]
+    killed = _run_killed(1, *args)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert _visible(out.parent) == []  # the half-written table is only a hidden temporary file
+    [debris] = list(out.parent.iterdir())
+    assert debris.read_bytes() == b"half a table"
+
+    done = subprocess.run([sys.executable, "-m", "tsloop.cli.main", *args], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in out.parent.iterdir()] == ["fc.parquet"]  # the dead writer's file is gone
+    assert len(pd.read_parquet(out)) > 0
+
+
+def test_when_whatif_is_killed_while_writing_its_second_file_then_neither_file_exists(trained, inputs):
+    out = inputs / "out" / "w.json"
+    killed = _run_killed(2, "whatif", "--model", str(trained.model), "--history",
+                         str(inputs / "h.csv"), "--plan", str(inputs / "a.csv"), "--plan", str(inputs / "b.csv"),
+                         "--samples", "8", "--out", str(out))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    # the first table was complete before the second was started, and is not in place either
+    assert _visible(out.parent) == []
+    assert sorted(p.name.split(".")[1] for p in out.parent.iterdir()) == ["w", "w_plans"]
+
+
+def test_when_the_second_of_two_tables_fails_to_write_then_neither_is_left(tmp_path, monkeypatch):
+    def broken(self, path, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_json", broken)
+    with pytest.raises(TsloopError, match="writing .*b.json failed: No space left on device"):
+        output.write_tables([(pd.DataFrame({"a": [1]}), tmp_path / "a.parquet"),
+                             (pd.DataFrame({"a": [1]}), tmp_path / "b.json")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_when_a_temporary_file_belongs_to_a_live_writer_then_it_is_kept(tmp_path):
+    live = tmp_path / f".t.csv.{os.getpid()}.abc.tmp"  # as if this process were still writing it
+    live.write_text("")
+    output.write_table(pd.DataFrame({"a": [1.0]}), tmp_path / "t.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "t.csv"])
