@@ -76,7 +76,7 @@ class ModelConfig:
     ema_decay: float = 0.99  # target-encoder EMA decay per optimizer step
     jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
-    outer_retention: float = 0.0  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps; 0 = off
+    outer_retention: float = 0.5  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps (learned); 0 = off
     linear_path: bool = True  # add a linear forecast from the context and known-future inputs (linear_path.py)
     instance_norm: bool = True  # RevIN: targets in units of each window's own context mean/std (EPF NP MSE 0.67 -> 0.25)
     # -- ablations --
@@ -198,7 +198,9 @@ class ModelConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(d_model=16, f_hidden=32, coda_hidden=32, patch_len=4, mean_depth=4.0, max_depth=8,
                  quantiles=(0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)),
-    "small": dict(d_model=64, f_hidden=128, coda_hidden=128, patch_len=8, mean_depth=8.0, max_depth=16),
+    # mean_depth 4: T = 4 scored within 0.4 % of T = 8 (efficiency suite) and EPF NP 0.277 vs 0.272 at 600 steps,
+    # for about half the cost of a step
+    "small": dict(d_model=64, f_hidden=128, coda_hidden=128, patch_len=8, mean_depth=4.0, max_depth=16),
     "base": dict(d_model=128, f_hidden=256, f_layers=3, coda_hidden=256, patch_len=8,
                  mean_depth=8.0, max_depth=24),
 }

@@ -10,7 +10,7 @@ from tsloop.errors import SpecError
 @dataclass
 class TrainConfig:
     max_epochs: int = 30
-    max_steps: int | None = None  # optimizer-step budget; None = no cap (the epochs and early stopping end it)
+    max_steps: int | None = 2000  # optimizer-step budget: the same model on any machine; None = epochs and early stopping only
     max_time_s: float | None = None  # wall-clock cap for fit(), seconds; None = no cap (results then depend on the machine's load)
     batch_size: int = 64
     lr: float = 1e-3
@@ -24,7 +24,7 @@ class TrainConfig:
     num_nodes: int = 1
     train_stride: int = 1  # step between training windows, in time steps
     val_stride: int = 1
-    val_check_steps: int = 0  # validate every N optimizer steps; 0 = each epoch end, or 5 times over max_steps
+    val_check_steps: int = 0  # validate every N optimizer steps; 0 = each epoch end, or 10 times over max_steps
     limit_train_batches: float | int = 1.0  # fraction or count of batches per epoch
     limit_val_batches: float | int = 1.0
     val_samples: int = 0  # sample paths per window for validation CRPS; 0 = CRPS from the quantile grid
@@ -38,8 +38,8 @@ class TrainConfig:
         """Optimizer steps between validation checks, or None for once per epoch."""
         if self.val_check_steps > 0:
             return self.val_check_steps
-        if self.max_steps:  # a budget may end mid-epoch: validate 5 times over it, the last at its end
-            return -(-self.max_steps // 5)
+        if self.max_steps:  # a budget may end mid-epoch: validate 10 times over it, the last at its end
+            return -(-self.max_steps // 10)
         return None
 
     def to_dict(self) -> dict:
