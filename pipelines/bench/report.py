@@ -22,17 +22,70 @@ def _f(v, nd=3):
     return "–" if v is None else f"{v:.{nd}f}"
 
 
+PEERS_POINT = ("ridge", "NHITS", "NHITS_std", "TiDE", "TSMixerx", "deepar", "fracast", "naive_24", "naive_168")
+PEERS_PROB = ("ridge", "deepar", "fracast")  # peers with quantiles (ridge's are Gaussian)
+
+
+def seed_groups(rows: dict) -> dict[str, list[str]]:
+    """Rows named <peer>@s<seed>, grouped by peer."""
+    groups: dict[str, list[str]] = {}
+    for name in rows:
+        if "@s" in name:
+            groups.setdefault(name.split("@s")[0], []).append(name)
+    return groups
+
+
+def _stat(rows: dict, names: list[str], part: str, key: str) -> tuple[float, float] | None:
+    values = [rows[n][part][key] for n in names if key in rows[n].get(part, {})]
+    if not values:
+        return None
+    mean = sum(values) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+    return mean, sd
+
+
+def seed_table(res: dict) -> list[str]:
+    """Mean ± sd over seeds of every <peer>@s<seed> group, against the best peer run in the suite."""
+    rows, groups = res["rows"], seed_groups(res["rows"])
+    if not groups:
+        return []
+    best_mse = min(((rows[n]["all"]["mse"], n) for n in PEERS_POINT if n in rows and rows[n].get("all")), default=None)
+    best_crps = min(((rows[n]["all"]["crps"], n) for n in PEERS_PROB if n in rows and "crps" in rows[n].get("all", {})),
+                    default=None)
+    lines = ["Over seeds (mean ± sd; *all* windows). Peers: one seed each, from the table below.", "",
+             "| model | seeds | MSE | MAE | CRPS | 80% cover | optimizer steps | train s | MSE ÷ best peer's | "
+             "CRPS ÷ best probabilistic peer's |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for peer, names in sorted(groups.items()):
+        stats = {k: _stat(rows, names, "all", k) for k in ("mse", "mae", "crps", "cover80")}
+        fmt = lambda st, nd=3: "–" if st is None else f"{st[0]:.{nd}f} ± {st[1]:.{nd}f}"  # noqa: E731
+        steps = sorted({rows[n]["info"].get("steps") for n in names} - {None})
+        fit = [rows[n]["info"].get("fit_s") for n in names if rows[n]["info"].get("fit_s")]
+        m, c = stats["mse"], stats["crps"]
+        vs_mse = f"{m[0] / best_mse[0]:.2f} ({best_mse[1]})" if m and best_mse else "–"
+        vs_crps = f"{c[0] / best_crps[0]:.2f} ({best_crps[1]})" if c and best_crps else "–"
+        lines.append(f"| {peer} | {len(names)} | {fmt(m)} | {fmt(stats['mae'])} | {fmt(c)} | {fmt(stats['cover80'], 2)} | "
+                     f"{'/'.join(map(str, steps)) or '–'} | {sum(fit) / len(fit):.0f} | {vs_mse} | {vs_crps} |"
+                     if fit else
+                     f"| {peer} | {len(names)} | {fmt(m)} | {fmt(stats['mae'])} | {fmt(c)} | {fmt(stats['cover80'], 2)} | "
+                     f"{'/'.join(map(str, steps)) or '–'} | – | {vs_mse} | {vs_crps} |")
+    return lines + [""]
+
+
 def suite_tables(res: dict) -> str:
     rows = res["rows"]
     names = [n for n in ORDER if n in rows] + [n for n in rows if n not in ORDER and n != "naive"]
     ref = rows.get("tsloop", {})
+    seeds = seed_groups(rows).get("tsloop")
+    if seeds:  # the shipped defaults over seeds are the reference; a plain "tsloop" row is an earlier default
+        ref = {part: {k: _stat(rows, seeds, part, k)[0] for k in ("mse",)} for part in ("all",)}
+        ref["info"] = {"fit_s": sum(rows[n]["info"].get("fit_s", 0) for n in seeds) / len(seeds)}
     lines = [f"### {res['suite']} (`{res['task']}`)", "",
              f"Test windows: {res['test_windows']:,} (stride 1). Subsample: every {res['subsample']}th window. "
              f"Training cap per neural model: {res['time_cap_s']} s. Finished {res.get('finished', '?')}. "
              "Commands that produced these rows (then `--score-only` over all of them):", "",
-             *[f"    {c}" for c in res.get("commands", [])], "",
+             *[f"    {c}" for c in res.get("commands", [])], "", *seed_table(res),
              "| model | MSE (all) | MAE (all) | CRPS (all) | 80% cover (all) | MSE (sub) | MAE (sub) | CRPS (sub) | "
-             "MSE ratio tsloop (default) ÷ this row, all (else sub); > 1: tsloop worse |", "|---|---|---|---|---|---|---|---|---|"]
+             "MSE ratio tsloop (shipped defaults; their seed mean where run) ÷ this row, all (else sub); > 1: tsloop worse |", "|---|---|---|---|---|---|---|---|---|"]
     for n in names:
         r = rows[n]
         a, s = r.get("all", {}), r.get("sub", {})
