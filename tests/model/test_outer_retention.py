@@ -39,7 +39,8 @@ def test_lambda_starts_at_the_setting_is_learned_and_round_trips():
     assert float(clone.outer_lambda()) == pytest.approx(0.8, abs=1e-6)
 
 
-def test_off_by_default_and_bounded():
-    assert not hasattr(tiny_model(ALL_DIMS), "outer_raw")
+def test_on_by_default_off_at_zero_and_bounded():
+    assert float(tiny_model(ALL_DIMS).outer_lambda()) == pytest.approx(0.5, abs=1e-6)  # the default since session 3
+    assert not hasattr(tiny_model(ALL_DIMS, outer_retention=0.0), "outer_raw")
     with pytest.raises(SpecError, match="outer_retention"):
         tiny_model(ALL_DIMS, outer_retention=1.0)

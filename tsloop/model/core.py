@@ -9,6 +9,7 @@ token axis. gamma is capped on every forward so that max(A-bar) + gamma * Lip(F)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -36,19 +37,46 @@ class BlockCoefficients:
 
 
 @dataclass
+class LoopTrace:
+    """What the passes of one forward record: loops used per core call, the learned gate's losses."""
+
+    loops_used: list[Tensor] = field(default_factory=list)  # (B,) per core call
+    gate_losses: list[Tensor] = field(default_factory=list)
+
+    def mean_loops(self) -> float:
+        return float(torch.stack(self.loops_used).float().mean()) if self.loops_used else 0.0
+
+
+@dataclass
 class LoopRun:
-    """How one forward pass loops: per-sequence depth, backprop window, exit; and what it used."""
+    """How one forward pass loops (per-sequence depth, backprop window, exit), and where it records.
+
+    The settings are fixed for the pass; ``trace`` collects what the pass used. Auxiliary passes
+    of a training loss (teacher forcing, the Jacobian probe) run ``untraced()``: same settings,
+    nothing recorded.
+    """
 
     depth: Tensor  # (B,) loops per sequence (the cap when early_exit)
     grad_loops: int  # backprop only through the last this-many loops
     early_exit: bool  # apply the exit rule (evaluation)
     coefficients: list[BlockCoefficients]
     train_gate: bool = False  # record traces for the learned gate's loss
-    loops_used: list[Tensor] = field(default_factory=list)  # (B,) per core call
-    gate_losses: list[Tensor] = field(default_factory=list)
+    trace: LoopTrace | None = field(default_factory=LoopTrace)
+
+    def untraced(self, **changes) -> "LoopRun":
+        """The same settings (with ``changes``) for a pass whose loops are not recorded."""
+        return dataclasses.replace(self, trace=None, **changes)
+
+    @property
+    def loops_used(self) -> list[Tensor]:
+        return self.trace.loops_used if self.trace is not None else []
+
+    @property
+    def gate_losses(self) -> list[Tensor]:
+        return self.trace.gate_losses if self.trace is not None else []
 
     def mean_loops(self) -> float:
-        return float(torch.stack(self.loops_used).float().mean()) if self.loops_used else 0.0
+        return self.trace.mean_loops() if self.trace is not None else 0.0
 
 
 def _softplus_inverse(y: float) -> float:
@@ -139,7 +167,7 @@ class LoopedCore(nn.Module):
         start = total - run.depth  # (B,)
         used = torch.zeros(batch, dtype=torch.long, device=z.device)
         done = torch.zeros(batch, dtype=torch.bool, device=z.device)
-        state, trace = self.exit.start(batch, z.device), []
+        state, gate_trace = self.exit.start(batch, z.device), []
         for t in range(total):
             i = 0 if self.shared else t
             no_grad = t < total - run.grad_loops
@@ -157,12 +185,13 @@ class LoopedCore(nn.Module):
             z_prev, z = z, torch.where(active[:, None, None], z_next, z)
             used = used + active.long()
             if run.train_gate:
-                trace.append((z_prev.detach(), z.detach(), active))
+                gate_trace.append((z_prev.detach(), z.detach(), active))
             if run.early_exit:
                 done = done | self.exit.stop(state, z_prev, z, used)
                 if bool(done.all()):
                     break
-        run.loops_used.append(used)
-        if trace:
-            run.gate_losses.append(self.exit.gate_loss(trace))
+        if run.trace is not None:
+            run.trace.loops_used.append(used)
+            if gate_trace:
+                run.trace.gate_losses.append(self.exit.gate_loss(gate_trace))
         return z

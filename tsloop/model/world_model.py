@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -233,43 +232,12 @@ class WorldModel(nn.Module):
         """Total training loss and its parts as floats; ``step`` drives the deferred K curriculum."""
         batch = self.normalise(batch)[0]  # losses are in instance units when instance_norm is on
         cfg = self.cfg
-        p, horizon = cfg.patch_len, cfg.horizon
         run = self.new_run(batch["past_target"].shape[0])
         h0 = self.encode(batch, run)
         drive = self.drive_embed.future(batch)  # (B, K_f, D)
-        y, mask, events = batch["future_target"], batch["future_target_mask"], batch["future_event"]
-        terms: dict[str, Tensor] = {}
-        if cfg.deferred:  # roll K steps, decode only the terminal one
-            k = cfg.deferred_k(step)
-            if cfg.k_sample and self.training:  # else only the last patch would ever be trained
-                k = int(torch.randint(1, k + 1, ()))
-            h = self.rollout(h0, drive[:, :k], run=run)  # (B, K, D)
-            q, logits = self.decode_forecast(h[:, -1:], batch, first=k - 1)
-            span = slice((k - 1) * p, min(k * p, horizon))
-            terms["forecast"] = losses.pinball(q, y[:, span], mask[:, span], self.levels)
-            terms["event"] = losses.event_bce(logits, events[:, span], cfg.event_pos_weight)
-            target = self.future_obs(batch, self.target_obs_embed)[:, :k]
-            terms["consist"] = cfg.consist_weight * losses.consistency(self.projector(h), target)
-            if cfg.path_weight > 0:
-                refresh = not self.training or step % cfg.cmax_every == 0 or int(self.step_norms_seen) == 0
-                norms = None
-                if refresh:  # teacher-forced rollout: the reference step size C_max (a running quantile)
-                    with torch.no_grad():
-                        tf_run = dataclasses.replace(run, loops_used=[], gate_losses=[])
-                        obs = self.future_obs(batch, self.obs_embed)[:, :k]
-                        tf = torch.cat([h0[:, None], self.rollout(h0, drive[:, :k], obs, tf_run)], dim=1)
-                        norms = (tf[:, 1:] - tf[:, :-1]).norm(dim=-1)
-                c_max = self.c_max(norms)
-                states = torch.cat([h0[:, None], h], dim=1)
-                terms["path"] = cfg.path_weight * losses.path_hinge(states, c_max)
-            with torch.no_grad():
-                q_all = self.decode_forecast(h.detach(), batch)[0]
-        else:  # step-wise: decode every outer step
-            k = drive.shape[1]
-            h = self.rollout(h0, drive, run=run)
-            q_all, logits = self.decode_forecast(h, batch)
-            terms["forecast"] = losses.pinball(q_all, y, mask, self.levels)
-            terms["event"] = losses.event_bce(logits, events, cfg.event_pos_weight)
+        regime = self._deferred_terms if cfg.deferred else self._stepwise_terms
+        terms, h, q_all, logs = regime(batch, h0, drive, run, step)
+        y, mask = batch["future_target"], batch["future_target_mask"]
         if cfg.one_step_weight > 0:
             terms["one_step"] = cfg.one_step_weight * self._one_step_loss(batch, h0, drive, run)
         if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
@@ -281,11 +249,52 @@ class WorldModel(nn.Module):
         if run.gate_losses:
             terms["gate"] = torch.stack(run.gate_losses).mean()
         total = sum(terms.values())
-        logs = {name: float(value.detach()) for name, value in terms.items()}
-        logs.update(loss=float(total.detach()), deferred_k=float(k), loops=run.mean_loops())
-        if cfg.deferred and cfg.path_weight > 0:
-            logs["c_max"] = c_max
+        logs = {**{name: float(value.detach()) for name, value in terms.items()}, **logs}
+        logs.update(loss=float(total.detach()), loops=run.mean_loops())
         return total, logs
+
+    def _deferred_terms(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun,
+                        step: int) -> tuple[dict[str, Tensor], Tensor, Tensor, dict[str, float]]:
+        """Deferred decoding: roll K outer steps, decode only the terminal patch; consistency and path terms.
+
+        Returns the loss terms, the states (B, K, D), the whole rollout's quantiles (no grad, for the
+        copula) and extra logs."""
+        cfg, p = self.cfg, self.cfg.patch_len
+        y, mask, events = batch["future_target"], batch["future_target_mask"], batch["future_event"]
+        k = cfg.deferred_k(step)
+        if cfg.k_sample and self.training:  # else only the last patch would ever be trained
+            k = int(torch.randint(1, k + 1, ()))
+        h = self.rollout(h0, drive[:, :k], run=run)  # (B, K, D)
+        q, logits = self.decode_forecast(h[:, -1:], batch, first=k - 1)
+        span = slice((k - 1) * p, min(k * p, cfg.horizon))
+        terms = {"forecast": losses.pinball(q, y[:, span], mask[:, span], self.levels),
+                 "event": losses.event_bce(logits, events[:, span], cfg.event_pos_weight)}
+        target = self.future_obs(batch, self.target_obs_embed)[:, :k]
+        terms["consist"] = cfg.consist_weight * losses.consistency(self.projector(h), target)
+        logs = {"deferred_k": float(k)}
+        if cfg.path_weight > 0:
+            refresh = not self.training or step % cfg.cmax_every == 0 or int(self.step_norms_seen) == 0
+            norms = None
+            if refresh:  # teacher-forced rollout: the reference step size C_max (a running quantile)
+                with torch.no_grad():
+                    obs = self.future_obs(batch, self.obs_embed)[:, :k]
+                    tf = torch.cat([h0[:, None], self.rollout(h0, drive[:, :k], obs, run.untraced())], dim=1)
+                    norms = (tf[:, 1:] - tf[:, :-1]).norm(dim=-1)
+            logs["c_max"] = c_max = self.c_max(norms)
+            terms["path"] = cfg.path_weight * losses.path_hinge(torch.cat([h0[:, None], h], dim=1), c_max)
+        with torch.no_grad():
+            q_all = self.decode_forecast(h.detach(), batch)[0]
+        return terms, h, q_all, logs
+
+    def _stepwise_terms(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun,
+                        step: int) -> tuple[dict[str, Tensor], Tensor, Tensor, dict[str, float]]:
+        """Step-wise decoding: decode every outer step of the horizon (same returns as ``_deferred_terms``)."""
+        cfg = self.cfg
+        h = self.rollout(h0, drive, run=run)
+        q_all, logits = self.decode_forecast(h, batch)
+        terms = {"forecast": losses.pinball(q_all, batch["future_target"], batch["future_target_mask"], self.levels),
+                 "event": losses.event_bce(logits, batch["future_event"], cfg.event_pos_weight)}
+        return terms, h, q_all, {"deferred_k": float(drive.shape[1])}
 
     def _one_step_loss(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
         """Forecast loss of one imagined step taken from each teacher-forced (observed) state.
@@ -300,7 +309,7 @@ class WorldModel(nn.Module):
         posterior = self.rollout(h0, drive, obs, run)  # (B, K, D): h_k after observing patch k
         before = torch.cat([h0[:, None], posterior[:, :-1]], dim=1)  # state before each patch
         b, k, d = before.shape
-        flat_run = dataclasses.replace(run, depth=run.depth.repeat_interleave(k), loops_used=[], gate_losses=[])
+        flat_run = run.untraced(depth=run.depth.repeat_interleave(k))
         # the run's coefficients, not new ones: a second power-iteration update would break backward
         prior = self.step(before.reshape(b * k, d), drive.reshape(b * k, d), None, flat_run)
         q, logits = self.decode_forecast(prior.view(b, k, d), batch)
@@ -313,8 +322,7 @@ class WorldModel(nn.Module):
         k = int(torch.randint(states.shape[1] - 1, ()))
         h_prev = states[:, k].detach().requires_grad_(True)
         depth = min(self.cfg.grad_loops, self.cfg.fixed_depth) if self.cfg.shared else self.cfg.fixed_depth
-        jac_run = dataclasses.replace(run, depth=torch.full_like(run.depth, depth), grad_loops=depth,
-                                      train_gate=False, loops_used=[], gate_losses=[])
+        jac_run = run.untraced(depth=torch.full_like(run.depth, depth), grad_loops=depth, train_gate=False)
         return losses.jacobian_penalty(self.step(h_prev, drive[:, k], None, jac_run), h_prev)
 
     @torch.no_grad()
