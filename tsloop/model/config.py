@@ -20,6 +20,7 @@ from tsloop.errors import CheckpointError, SpecError
 
 EXIT_RULES = ("none", "delta", "second_diff", "gate", "gate_cdf")
 OUTER_RETENTION_CAP = 0.99  # lambda < 1: a convex mix with a contraction stays a contraction
+LINEAR_FULL_MAX = 100_000  # weights of the linear path's full known-future map above which only the per-step map is used
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -78,6 +79,7 @@ class ModelConfig:
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
     outer_retention: float = 0.5  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps (learned); 0 = off
     linear_path: bool = True  # add a linear forecast from the context and known-future inputs (linear_path.py)
+    linear_known_full: bool = True  # linear path also maps every known-future step to every horizon step (if <= LINEAR_FULL_MAX weights; EPF NP MSE 0.248 -> 0.237)
     instance_norm: bool = True  # RevIN: targets in units of each window's own context mean/std (EPF NP MSE 0.67 -> 0.25)
     # -- ablations --
     constrained: bool = True  # False: A-bar and F free, no gamma cap, no spectral norm

@@ -9,7 +9,8 @@ looped state has to carry them through a pooled latent. So the forecast is split
 and the looped world model learns what the linear map cannot: nonlinear responses, events,
 uncertainty, and the effect of interventions. The linear part reads the target's own context
 (one L -> H map shared by every target channel, in instance units: RLinear) and the known-future
-inputs at each horizon step (one C_known -> C_target map per step). Interventions are not read
+inputs: at each horizon step (one C_known -> C_target map per step) and, where that map has at
+most ``LINEAR_FULL_MAX`` weights, every known step to every horizon step (as ridge does). Interventions are not read
 here: a plan's effect on the forecast comes only through the looped dynamics.
 
 Both maps start at zero, so an untrained model forecasts exactly as the looped decoder alone.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from tsloop.model.config import ModelConfig
+from tsloop.model.config import LINEAR_FULL_MAX, ModelConfig
 
 
 class LinearPath(nn.Module):
@@ -33,6 +34,10 @@ class LinearPath(nn.Module):
         nn.init.zeros_(self.context.weight)
         nn.init.zeros_(self.context.bias)
         self.known = nn.Parameter(torch.zeros(cfg.horizon, cfg.known_future, cfg.target)) if cfg.known_future else None
+        # every known-future step to every horizon step, as ridge reads them (H Ck -> H Ct), unless that is large
+        size = cfg.horizon * cfg.known_future * cfg.horizon * cfg.target
+        full = cfg.known_future and cfg.linear_known_full and size <= LINEAR_FULL_MAX
+        self.known_full = nn.Parameter(torch.zeros(cfg.horizon * cfg.known_future, cfg.horizon * cfg.target)) if full else None
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """Linear forecast of the horizon (B, H, Ct) from a (normalised) batch."""
@@ -41,4 +46,6 @@ class LinearPath(nn.Module):
         known = batch.get("future_known")
         if self.known is not None and known is not None and known.shape[1] >= self.horizon:
             out = out + torch.einsum("bhk,hkc->bhc", known[:, : self.horizon], self.known)
+            if self.known_full is not None:
+                out = out + (known[:, : self.horizon].flatten(1) @ self.known_full).view_as(out)
         return out
