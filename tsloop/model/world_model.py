@@ -2,12 +2,14 @@
 
 Outer loop (time): the context is cut into patch tokens, embedded, and looped by the shared
 block all at once (tokens mix inside F), then pooled into a state. Time then advances one patch
-per outer step: p_k = Norm(P([h_{k-1}; e_k; u_k])) with u_k the patch's exogenous and
-intervention inputs and e_k its observation, or a learned null embedding when there is none.
+per outer step: p_k = Norm(P([e_k; u_k])) with u_k the patch's exogenous and intervention
+inputs and e_k its observation, or a learned null embedding when there is none.
 The last ``filter_patches`` context patches are assimilated this way (observed steps, with
 observation dropout), giving h_0; the future is imagined (e_k = null, the regime of every
-forecast and what-if). Each step loops the same block from z = h_{k-1} and h_k = z^(T); the
-coda and heads decode h_k into its patch of steps. Teacher forcing (future observations
+forecast and what-if). Each step loops the same block from z = h_{k-1} and
+h_k = lambda h_{k-1} + (1 - lambda) z^(T) (outer retention), a certified contraction in h_{k-1}
+(``stability.outer_bound``); the coda and heads decode h_k into its patch of steps, and the
+linear path (``linear_path.py``) adds a linear forecast from the context and known inputs. Teacher forcing (future observations
 injected) uses the observed-step regime the filtered context patches train.
 
 Example::
