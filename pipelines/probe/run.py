@@ -31,7 +31,8 @@ from tsloop.data.spec import TaskSpec
 from tsloop.forecaster import Forecaster
 from tsloop.probe.evaluate import probe_model, score_runs, step_curves
 from tsloop.probe.latents import probe_task
-from tsloop.probe.report import HEADLINE, log_run, markdown, plot_steps, plot_vs_k
+from tsloop.probe.report import HEADLINE, flat_metrics, markdown, plot_steps, plot_vs_k
+from tsloop.tracking.record import log_result
 
 from events import task_frame  # pipelines/probe/events.py: derived event columns (EPF spikes, NAB windows)
 
@@ -102,8 +103,9 @@ def report_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
     (out / "tables.md").write_text("\n".join(sections))
     params = dict(task=spec.name, k=ks, variants=args.variants, seeds=args.seeds, teacher=args.teacher,
                   strides=args.strides, reps=args.reps, models=args.models, max_windows=args.max_windows)
-    run_id = log_run(table, params, plots + [out / "scores.csv", out / "per_step.csv", out / "tables.md"],
-                     run_name=f"probe-{spec.name}", tags={"probe.task": spec.name})
+    run_id = log_result("tsloop-probe", f"probe-{spec.name}", params=params, metrics=flat_metrics(table),
+                        artifacts=plots + [out / "scores.csv", out / "per_step.csv", out / "tables.md"],
+                        tags={"probe.task": spec.name})
     print(f"report: {out / 'tables.md'}; MLflow run {run_id}")
 
 

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tsloop.runs import sync_run
+    from tsloop.tracking.runs import sync_run
 
     new_id = sync_run(args.run, args.to, from_uri=args.source, experiment=args.experiment)
     print(f"run {args.run} copied to {args.to} as run {new_id}")

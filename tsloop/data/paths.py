@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import tsloop
 from tsloop.errors import SpecError
 
 SHARED_PREFIX = "shared:"
@@ -24,7 +23,7 @@ def data_root() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     # resolved, so a shared/ that is a symlink still contains the files it names
-    return (Path(tsloop.__file__).resolve().parents[1].parent / "shared" / "data").resolve()
+    return (Path(__file__).resolve().parents[2].parent / "shared" / "data").resolve()
 
 
 def require_data_root() -> Path:

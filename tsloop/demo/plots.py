@@ -8,7 +8,7 @@ import numpy as np
 
 from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, _frames, origins_in_test_part
 from tsloop.demo.scenario import Scenario, demo_plans, plan_frame
-from tsloop.plots import fan, plt
+from tsloop.plots import fan, plt, save_figure
 from tsloop.sim.plant.oracle import states_at
 
 COLORS = {"hold": "tab:blue", "scale_out": "tab:orange"}
@@ -45,6 +45,4 @@ def whatif_plot(forecaster, scenario: Scenario, path: Path, cluster: int = 0) ->
         ax.set_xlabel("steps ahead")
         ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -13,7 +13,7 @@ from tsloop.demo.evaluate import evaluate_forecasts, evaluate_whatif, origins_in
 from tsloop.demo.scenario import make_scenario
 from tsloop.model.config import ModelConfig
 from tsloop.train.config import TrainConfig
-from tsloop.train.fit import fit
+from tsloop.tracking.training import fit_and_record
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int
         val_stride=size.train_stride, limit_train_batches=size.limit_train_batches,
         limit_val_batches=size.limit_val_batches, progress_bar=progress_bar,
     )
-    result = fit(task, model_cfg, train_cfg, out_dir=out_dir, experiment=experiment, run_name="demo-plant",
+    result = fit_and_record(task, model_cfg, train_cfg, out_dir=out_dir, experiment=experiment, run_name="demo-plant",
                  tags={"tsloop.demo": "fast" if fast else "default"})
     from tsloop.forecaster import Forecaster
 
@@ -108,17 +108,12 @@ def _save(report: DemoReport, scenario, forecaster) -> None:
     write_json(headline, out / "summary.json")
     png = whatif_plot(forecaster, scenario, out / "whatif_comparison.png")
     if report.run_id:
-        import mlflow
+        from tsloop.tracking.record import log_result
 
-        from tsloop import tracking
-
-        client = mlflow.MlflowClient(tracking.tracking_uri())
-        for key, value in headline.items():
-            if isinstance(value, (int, float)):
-                client.log_metric(report.run_id, f"demo/{key}", float(value))
-        for path in (out / "forecast_eval.csv", out / "whatif_eval.csv", out / "summary.json"):
-            client.log_artifact(report.run_id, str(path), "demo")
-        client.log_artifact(report.run_id, str(png), "plots")
+        log_result("", "", run_id=report.run_id, metrics={f"demo/{k}": v for k, v in headline.items()},
+                   artifacts=(out / "forecast_eval.csv", out / "whatif_eval.csv", out / "summary.json"),
+                   artifact_dir="demo")
+        log_result("", "", run_id=report.run_id, artifacts=(png,), artifact_dir="plots")
 
 
 def headline_metrics(report: DemoReport) -> dict:
@@ -133,7 +128,7 @@ def headline_metrics(report: DemoReport) -> dict:
 
 
 def summary_text(report: DemoReport) -> str:
-    from tsloop.tracking import ui_command
+    from tsloop.tracking.store import ui_command
 
     t = report.forecast_table
     w = report.whatif_summary

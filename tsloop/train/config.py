@@ -25,11 +25,11 @@ class TrainConfig:
     val_stride: int = 1
     limit_train_batches: float | int = 1.0  # fraction or count of batches per epoch
     limit_val_batches: float | int = 1.0
-    val_samples: int = 0  # sample paths per window for validation CRPS; 0 = CRPS from the quantile grid
     num_workers: int = 0
     deterministic: bool = True
     progress_bar: bool = True
     checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
+    range_margin: float | None = 1.0  # forecasts are clipped to the train range widened by this many widths; None = off
 
     def to_dict(self) -> dict:
         return asdict(self)

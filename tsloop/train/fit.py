@@ -1,20 +1,23 @@
-"""``fit``: config → data → model → trainer → MLflow, in one composer.
+"""``fit``: config → data → model → trainer, returning what was trained.
+
+Recording the run is the caller's: ``fit`` takes any Lightning logger (or none), and
+:func:`tsloop.tracking.training.fit_and_record` composes it with MLflow.
 
 Example::
 
     from tsloop.data.task import load_task
-    from tsloop.model import ModelConfig
-    from tsloop.train import TrainConfig, fit
+    from tsloop.model.config import ModelConfig
+    from tsloop.train.config import TrainConfig
+    from tsloop.train.fit import fit
 
     task = load_task("tasks/plant_forecast.yaml")
     cfg = ModelConfig.preset("small", dims=task.spec.dims, context_length=96, horizon=24)
     result = fit(task, cfg, TrainConfig(max_epochs=10), out_dir="outputs/plant")
-    print(result.metrics, result.run_id)
+    print(result.metrics, result.bundle_path)
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +27,13 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from tsloop.bundle import Bundle
-from tsloop.errors import CheckpointError, TrainingDivergedError, TsloopError
+from tsloop.errors import CheckpointError, TsloopError
 from tsloop.train.callbacks import DivergenceGuard, RngState
 from tsloop.train.config import TrainConfig
 from tsloop.train.datamodule import TelemetryDataModule
-from tsloop.train.logging import make_logger, record_run
 from tsloop.train.module import WorldModelModule
 
 SELECT_METRIC = "val/select"  # best checkpoint and early stopping (WorldModelModule.on_validation_epoch_end)
-RUN_FILE = "run.json"  # remembers the MLflow run id so --resume continues the same run
 
 
 @dataclass
@@ -44,11 +45,12 @@ class FitResult:
     out_dir: Path
     best_checkpoint: str = ""
     extra: dict = field(default_factory=dict)
+    rank_zero: bool = True  # under DDP only rank 0 writes the model file and records the run
+    steps: int = 0  # optimizer steps done
 
 
-def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, int]:
-    """The checkpoint to resume from, the MLflow run to continue, and the batches of the current
-    epoch already done; CheckpointError if the checkpoint is unreadable or from another model."""
+def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, int]:
+    """The checkpoint to resume from and the batches of the current epoch already done; CheckpointError if the checkpoint is unreadable or from another model."""
     last = out_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise CheckpointError(
@@ -74,9 +76,7 @@ def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, i
             "same task, --preset and --set options as the interrupted run, or start without --resume "
             "in a new --out folder."
         )
-    run_file = out_dir / RUN_FILE
-    run_id = json.loads(run_file.read_text()).get("run_id") if run_file.is_file() else None
-    return str(last), run_id, 0 if at_end else done
+    return str(last), 0 if at_end else done
 
 
 def fit(
@@ -85,22 +85,19 @@ def fit(
     train_config: TrainConfig,
     *,
     out_dir: str | Path,
-    experiment: str = "tsloop",
-    run_name: str | None = None,
-    tags: dict[str, str] | None = None,
+    logger=None,
     resume: bool = False,
 ) -> FitResult:
-    """Train on ``task`` with Lightning, log everything to MLflow, and write ``out_dir/model.pt``."""
+    """Train on ``task`` with Lightning and write ``out_dir/model.pt``; epoch metrics go to
+    ``logger`` (any Lightning logger; None logs nothing)."""
     out_dir = Path(out_dir)
-    _check_writable(out_dir)
-    ckpt_path, run_id, done = _resume_state(out_dir, model_config.to_dict()) if resume else (None, None, 0)
+    check_writable(out_dir)
+    ckpt_path, done = _resume_state(out_dir, model_config.to_dict()) if resume else (None, 0)
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
 
     datamodule = TelemetryDataModule(task, train_config, resume_batches=done)
     module = WorldModelModule(model_config.to_dict(), train_config.to_dict())
-    logger = make_logger(experiment, run_name or task.spec.name, run_id=run_id, tags=tags)
-    if logger is not None and logger.run_id:
-        (out_dir / RUN_FILE).write_text(json.dumps({"run_id": logger.run_id, "experiment": experiment}))
+    run_id = getattr(logger, "run_id", None)
 
     checkpoint = ModelCheckpoint(
         dirpath=out_dir / "checkpoints", filename="best", monitor=SELECT_METRIC, save_top_k=1,
@@ -135,11 +132,7 @@ def fit(
     start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    except TrainingDivergedError:
-        _mark_failed(logger)
-        raise
     except OSError as err:  # disk full, folder made read-only or removed while training
-        _mark_failed(logger)
         raise TsloopError(
             f"training stopped: writing under {out_dir} failed ({err.strerror or err}). Checkpoints are "
             "written atomically, so the last complete one is intact: free space (or fix the folder's "
@@ -162,20 +155,19 @@ def fit(
         meta={
             "fingerprint": task.fingerprint(),
             "train_config": train_config.to_dict(),
-            "run_id": logger.run_id if logger is not None else None,
+            "run_id": run_id,
+            "range_margin": train_config.range_margin,
             "parameters": n_params,
             "best_epoch_metrics": metrics,
         },
     )
     # under DDP every rank gets here; one file, one MLflow run: rank 0 writes and logs
     bundle_path = bundle.save(out_dir / "model.pt") if trainer.is_global_zero else out_dir / "model.pt"
-    result = FitResult(bundle_path, logger.run_id if logger else None, metrics, wall, out_dir, best)
-    if logger is not None and trainer.is_global_zero:
-        record_run(logger, result, task, model, model_config, train_config)
-    return result
+    return FitResult(bundle_path, run_id, metrics, wall, out_dir, best, rank_zero=trainer.is_global_zero,
+                     steps=trainer.global_step)
 
 
-def _check_writable(out_dir: Path) -> None:
+def check_writable(out_dir: Path) -> None:
     """TsloopError now, not after training, if ``out_dir`` cannot be created or written."""
     import tempfile
 
@@ -188,13 +180,3 @@ def _check_writable(out_dir: Path) -> None:
             f"cannot write to the output folder {out_dir}: {err.strerror or err}. Choose a writable folder "
             "with --out (and check the disk is not full)."
         ) from None
-
-
-def _mark_failed(logger) -> None:
-    """Close the MLflow run as FAILED, so the tracking UI does not show it running forever."""
-    if logger is None or not logger.run_id:
-        return
-    try:
-        logger.experiment.set_terminated(logger.run_id, status="FAILED")
-    except Exception:  # the tracking store may be the thing that failed
-        pass

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from tsloop import tracking
+from tsloop.tracking import store as tracking
 from tsloop.errors import CheckpointError, TsloopError
 
 RUN_ID = re.compile(r"^(runs:/)?([0-9a-f]{32})/?$")
@@ -83,8 +83,6 @@ def sync_run(run_id: str, to_uri: str, from_uri: str | None = None, experiment: 
     import mlflow
     from mlflow.entities import Metric, Param
 
-    from tsloop.train.logging import probe_server
-
     source_uri = from_uri or tracking.local_tracking_uri()
     source = mlflow.MlflowClient(source_uri)
     try:
@@ -95,7 +93,7 @@ def sync_run(run_id: str, to_uri: str, from_uri: str | None = None, experiment: 
             "`tsloop compare`, or name the store holding it with --from"
         ) from None
     try:
-        probe_server(to_uri)
+        tracking.probe_server(to_uri)
     except ConnectionError as err:
         raise TsloopError(f"cannot sync to {to_uri}: {err}. Is the tracking server up? Try again later.") from None
     target = mlflow.MlflowClient(to_uri)

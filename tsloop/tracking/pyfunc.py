@@ -13,17 +13,27 @@ from pathlib import Path
 import mlflow
 
 
+from tsloop.query.results import NUM_SAMPLES
+
+
 class TsloopForecastModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from tsloop.forecaster import Forecaster
+        from tsloop.bundle import Bundle
+        from tsloop.query.loading import load_bundle
 
-        self._forecaster = Forecaster.from_bundle_path(context.artifacts["bundle"])
+        self._loaded = load_bundle(Bundle.load(context.artifacts["bundle"]))
 
     def predict(self, context, model_input, params=None):
+        from tsloop.query.forecast import forecast, split_frame
+        from tsloop.query.loading import range_margin
+
         params = params or {}
-        return self._forecaster.forecast_frame(
-            model_input, num_samples=int(params.get("num_samples", 200)), seed=int(params.get("seed", 0))
-        )
+        m = self._loaded
+        history, future = split_frame(m.spec, model_input)
+        return forecast(
+            m.model, m.spec, m.scaler, history, future, num_samples=int(params.get("num_samples", NUM_SAMPLES)),
+            seed=int(params.get("seed", 0)), range_margin=range_margin(m.meta),
+        ).to_frame()
 
 
 def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
@@ -33,12 +43,12 @@ def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ParamSchema, ParamSpec
 
-    import tsloop
+    from tsloop.version import __version__
 
     # input columns differ per task, so only the params are declared; without a params schema
     # MLflow would drop `params` at predict time
     signature = ModelSignature(
-        params=ParamSchema([ParamSpec("num_samples", "long", 200), ParamSpec("seed", "long", 0)])
+        params=ParamSchema([ParamSpec("num_samples", "long", NUM_SAMPLES), ParamSpec("seed", "long", 0)])
     )
 
     mlflow.set_tracking_uri(logger._tracking_uri)
@@ -51,5 +61,5 @@ def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
             python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"bundle": str(bundle_path)},
             signature=signature,
-            pip_requirements=[f"tsloop=={tsloop.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
+            pip_requirements=[f"tsloop=={__version__}", f"torch=={torch.__version__.split('+')[0]}"],
         )
