@@ -127,3 +127,14 @@ def test_when_a_cycle_or_an_upward_import_exists_then_the_checks_see_it():
     edges = graph()
     assert "tsloop.data.spec" in edges["tsloop.data.task"]  # module-level import
     assert "tsloop.forecaster" in edges["tsloop.cli.forecast"]  # import inside a function
+
+
+def test_when_pipelines_are_parsed_then_they_import_no_private_library_name():
+    """Pipelines compose the public API; a private name they need belongs in the library's API."""
+    private = []
+    for path in sorted((PACKAGE.parent / "pipelines").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tsloop"):
+                private += [f"{path.name}:{node.lineno} {node.module}.{a.name}" for a in node.names
+                            if a.name.startswith("_")]
+    assert not private, "private names imported by pipelines:\n  " + "\n  ".join(private)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, _frames, evaluate_forecasts, evaluate_whatif, origins_in_test_part
+from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, frames_at, evaluate_forecasts, evaluate_whatif, origins_in_test_part
 from tsloop.demo.run import WHATIF_OPTIONS
 from tsloop.demo.scenario import demo_plans, logged_plan, make_scenario, plan_frame
 from tsloop import metrics
@@ -178,7 +178,7 @@ def score_trade_off(forecaster, scenario, truth: Truth, num_samples: int = 200) 
     H, c = scenario.spec.horizon, list(scenario.spec.target).index(OBJECTIVE_CHANNEL)
     t, effect, p, crps = truth.trade_off, [], [], []
     for i, t0 in enumerate(truth.whatif_origins):
-        history, future = _frames(scenario, t0)
+        history, future = frames_at(scenario, t0)
         plans = trade_off_plans(scenario, t0, H)
         answer = forecaster.whatif(history, {n: plan_frame(scenario, future, pl) for n, pl in plans.items()},
                                    objective=f"mean:{OBJECTIVE_CHANNEL}", num_samples=num_samples, seed=i)
@@ -299,7 +299,7 @@ def train_model(name: str, task, scenario, seed: int, cap: float):
         return Forecaster(model, task.spec, task.scaler), {"train_s": time.perf_counter() - start, **info}, None
     from tsloop.model.config import ModelConfig
     from tsloop.train.config import TrainConfig
-    from tsloop.train.fit import fit
+    from tsloop.tracking.training import fit_and_record
 
     s = task.spec
     cfg = ModelConfig.preset("small", dims=s.dims, context_length=s.context_length, horizon=s.horizon,
@@ -307,7 +307,7 @@ def train_model(name: str, task, scenario, seed: int, cap: float):
     train = TrainConfig(max_epochs=30, max_time_s=cap, seed=seed, train_stride=2, val_stride=2, patience=5,
                         progress_bar=False)
     out = OUT / f"{name}_s{seed}"
-    result = fit(task, cfg, train, out_dir=out, experiment="bench", run_name=f"plant_whatif/{name}/s{seed}",
+    result = fit_and_record(task, cfg, train, out_dir=out, experiment="bench", run_name=f"plant_whatif/{name}/s{seed}",
                  tags={"bench": "plant_whatif", "model": name, "seed": str(seed)})
     last = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     per_epoch = len(torch.utils.data.DataLoader(task.dataset("train", stride=2), batch_size=train.batch_size))
@@ -339,7 +339,7 @@ def score(forecaster, scenario, truth: Truth) -> dict:
     effect = table["effect_tsloop"].to_numpy()
     realized_effect = (truth.realized["scale_out"] - truth.realized["hold"]).ravel()
     t0 = truth.whatif_origins[0]
-    history, future = _frames(scenario, t0)
+    history, future = frames_at(scenario, t0)
     plan_frames = {n: plan_frame(scenario, future, pl) for n, pl in demo_plans(scenario, t0, scenario.spec.horizon).items()}
     times = []
     for _ in range(3):
@@ -402,23 +402,15 @@ def constant_trade_off(t: dict) -> dict:
 
 
 def log_run(name: str, seed: int, record: dict, run_id: str | None) -> None:
-    import mlflow
+    from tsloop.tracking.record import log_result
 
-    from tsloop import tracking
-
-    client = mlflow.MlflowClient(tracking.tracking_uri())
-    created = run_id is None
-    if created:
-        exp = client.get_experiment_by_name("bench") or client.get_experiment(client.create_experiment("bench"))
-        run_id = client.create_run(exp.experiment_id, run_name=f"plant_whatif/{name}/s{seed}",
-                                   tags={"bench": "plant_whatif", "model": name, "seed": str(seed)}).info.run_id
-        for k, v in (record.get("budget") or {}).items():
-            if isinstance(v, (int, float, str)) and k != "budget":
-                client.log_param(run_id, f"budget/{k}", v)
-    for k, v in flat_metrics(record["scores"]).items():
-        client.log_metric(run_id, f"plant_whatif/{k}", v)
-    if created:
-        client.set_terminated(run_id)
+    params = None
+    if run_id is None:
+        params = {f"budget/{k}": v for k, v in (record.get("budget") or {}).items()
+                  if isinstance(v, (int, float, str)) and k != "budget"}
+    log_result("bench", f"plant_whatif/{name}/s{seed}", params=params, run_id=run_id,
+               tags={"bench": "plant_whatif", "model": name, "seed": str(seed)} if run_id is None else None,
+               metrics={f"plant_whatif/{k}": v for k, v in flat_metrics(record["scores"]).items()})
 
 
 def flat_metrics(scores: dict, prefix: str = "") -> dict[str, float]:

@@ -24,10 +24,10 @@ def tiny():
 
 
 def _query(scenario, t0):
-    from tsloop.demo.evaluate import _frames
+    from tsloop.demo.evaluate import frames_at
     from tsloop.demo.scenario import demo_plans, plan_frame
 
-    history, future = _frames(scenario, t0)
+    history, future = frames_at(scenario, t0)
     plans = {n: plan_frame(scenario, future, p) for n, p in demo_plans(scenario, t0, scenario.spec.horizon).items()}
     return history, future, plans
 

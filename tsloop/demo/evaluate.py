@@ -17,7 +17,7 @@ from tsloop.sim.plant.oracle import states_at
 OBJECTIVE_CHANNEL = "latency_p95"
 
 
-def _frames(scenario: Scenario, t0: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def frames_at(scenario: Scenario, t0: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """History [t0 - L, t0) and future [t0, t0 + H) rows of every cluster."""
     spec = scenario.spec
     L, H = spec.context_length, spec.horizon
@@ -51,7 +51,7 @@ def evaluate_forecasts(forecaster, scenario: Scenario, origins: list[int], seaso
     names = list(spec.target)
     rows = {name: {"tsloop": [], "seasonal_naive": [], "oracle": [], "tsloop_mae": []} for name in names}
     for i, (t0, state) in enumerate(zip(origins, states_at(sim, noise, origins))):
-        history, future = _frames(scenario, t0)
+        history, future = frames_at(scenario, t0)
         result = forecaster.forecast(history, future, num_samples=num_samples, seed=i)
         plan = logged_plan(scenario, t0, H)
         oracle = sim.rollout(state, [plan], noise.exog.temp_forecast[:, t0 : t0 + H], n_paths=oracle_paths, seed=i)[0]
@@ -95,7 +95,7 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
     c = list(spec.target).index(OBJECTIVE_CHANNEL)
     pairs, crps = [], {"tsloop": [], "oracle": []}
     for i, (t0, state) in enumerate(zip(origins, states_at(sim, noise, origins))):
-        history, future = _frames(scenario, t0)
+        history, future = frames_at(scenario, t0)
         plans = demo_plans(scenario, t0, H)
         answer = forecaster.whatif(
             history, {n: plan_frame(scenario, future, p) for n, p in plans.items()},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, _frames, origins_in_test_part
+from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, frames_at, origins_in_test_part
 from tsloop.demo.scenario import Scenario, demo_plans, plan_frame
 from tsloop.plots import fan, plt, save_figure
 from tsloop.sim.plant.oracle import states_at
@@ -21,7 +21,7 @@ def whatif_plot(forecaster, scenario: Scenario, path: Path, cluster: int = 0) ->
     H = spec.horizon
     t0 = origins_in_test_part(scenario, 3)[1]
     state = states_at(sim, noise, [t0])[0]
-    history, future = _frames(scenario, t0)
+    history, future = frames_at(scenario, t0)
     plans = demo_plans(scenario, t0, H)
     answer = forecaster.whatif(history, {n: plan_frame(scenario, future, p) for n, p in plans.items()},
                                objective=f"mean:{OBJECTIVE_CHANNEL}", num_samples=200)

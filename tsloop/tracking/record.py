@@ -47,15 +47,14 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
     """Params, fingerprint, wall time and the model file of a finished fit; with ``plots`` the
     learning curves and a validation fan chart, with ``pyfunc`` an MLflow pyfunc model."""
     from tsloop.bundle import Bundle
-    from tsloop.query.loading import load_bundle
 
-    loaded = load_bundle(Bundle.load(result.bundle_path))
+    bundle = Bundle.load(result.bundle_path)
     params = {
         **flatten("model", model_config.to_dict()),
         **flatten("train", train_config.to_dict()),
         **flatten("task", task.spec.to_dict()),
         "data.fingerprint": task.fingerprint(),
-        "model.parameters": sum(p.numel() for p in loaded.model.parameters()),
+        "model.parameters": bundle.meta.get("parameters"),
     }
     client, run_id = logger.experiment, logger.run_id
     log_params_once(client, run_id, params)
@@ -65,7 +64,9 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
         client.log_artifact(run_id, result.best_checkpoint, "checkpoints")
     if plots:
         from tsloop.plots import fan_chart, learning_curves
+        from tsloop.query.loading import load_bundle
 
+        loaded = load_bundle(bundle)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             learning_curves(client, run_id, tmp / "learning_curves.png")
@@ -87,9 +88,12 @@ def log_result(
     tags: dict[str, str] | None = None,
     artifacts: list[Path] | tuple = (),
     artifact_dir: str | None = None,
+    history: dict[str, list[tuple[int, float]]] | None = None,
     run_id: str | None = None,
 ) -> str | None:
     """Log a pipeline's result as one MLflow run (or into the existing ``run_id``) and return its id.
+
+    ``history``: metrics with a step axis, name -> [(step, value), ...].
 
     Param names are made MLflow-safe and values cut to its limit; non-finite metrics are left
     out. A failure warns and returns None: tracking must never cost the results on disk.
@@ -109,13 +113,15 @@ def log_result(
         if params:
             safe = {re.sub(r"[^\w\-. :/]", "_", str(k)): v for k, v in flatten("", params).items()}
             log_params_once(client, run_id, safe)
-        finite = {k: float(v) for k, v in (metrics or {}).items()
-                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+        now = int(time.time() * 1000)
+        points = [(k, v, 0) for k, v in (metrics or {}).items()]
+        points += [(k, v, step) for k, series in (history or {}).items() for step, v in series]
+        finite = [(k, float(v), int(step)) for k, v, step in points
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
         if finite:
             from mlflow.entities import Metric
 
-            now = int(time.time() * 1000)
-            items = [Metric(k, v, now, 0) for k, v in finite.items()]
+            items = [Metric(k, v, now, step) for k, v, step in finite]
             for i in range(0, len(items), 1000):  # MLflow's batch limit for metrics
                 client.log_batch(run_id, metrics=items[i : i + 1000])
         for path in artifacts:
