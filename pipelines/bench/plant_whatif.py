@@ -33,6 +33,7 @@ from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, frames_at, evaluate_forecast
 from tsloop.demo.run import WHATIF_OPTIONS
 from tsloop.demo.scenario import demo_plans, logged_plan, make_scenario, plan_frame
 from tsloop import metrics
+from tsloop.metrics import brier, reliability, sign_agreement
 from tsloop.sim.plant.config import CONTROL_BOUNDS
 from tsloop.sim.plant.oracle import states_at
 from tsloop.sim.plant.policy import Plan
@@ -50,36 +51,7 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the demo's (small p
     "always_scale_out": None,  # the constant answer: scale out is better, P(better) = 1
 }
 EVENT_EDGES = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 1.0)  # reliability bins; events are rare
-P_EDGES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 SEASON = 96  # one day at 15 min (seasonal naive)
-
-
-# ------------------------------------------------------------------ scoring helpers
-def brier(prob: np.ndarray, outcome: np.ndarray) -> float:
-    return float(np.mean((np.asarray(prob, float) - np.asarray(outcome, float)) ** 2))
-
-
-def reliability(prob: np.ndarray, outcome: np.ndarray, edges=P_EDGES) -> dict:
-    """Binned reliability: per bin (count, mean prob, observed rate), and the Murphy reliability
-    term sum_b n_b / N (p_b - o_b)^2 (0 = calibrated), with the Brier score and base rate."""
-    prob, outcome = np.asarray(prob, float).ravel(), np.asarray(outcome, float).ravel()
-    which = np.clip(np.digitize(prob, edges[1:-1], right=True), 0, len(edges) - 2)
-    bins, rel = [], 0.0
-    for b in range(len(edges) - 1):
-        sel = which == b
-        if sel.any():
-            p, o = float(prob[sel].mean()), float(outcome[sel].mean())
-            rel += sel.mean() * (p - o) ** 2
-            bins.append({"lo": edges[b], "hi": edges[b + 1], "n": int(sel.sum()), "prob": p, "rate": o})
-    base = float(outcome.mean())
-    score = brier(prob, outcome)
-    return {"brier": score, "reliability": float(rel), "base_rate": base, "n": int(prob.size),
-            "brier_skill": 1 - score / (base * (1 - base)) if 0 < base < 1 else float("nan"), "bins": bins}
-
-
-def ranking_accuracy(effect: np.ndarray, truth: np.ndarray) -> float:
-    """Share of pairs where the model's effect has the sign of the true one (picks the better plan)."""
-    return float(np.mean(np.sign(effect) == np.sign(truth)))
 
 
 # ------------------------------------------------------------------ a second, harder plan pair
@@ -194,8 +166,8 @@ def pair_scores(effect: np.ndarray, p_better: np.ndarray, t: dict) -> dict:
     """Ranking and P(better) of one plan pair, (O * S,) each, against its truth ``t``."""
     realized_effect = (t["realized"]["throttle"] - t["realized"]["scale_out_2"]).ravel()
     return {
-        "ranking_accuracy": ranking_accuracy(effect, t["oracle_effect"].ravel()),
-        "rank_acc_realized": ranking_accuracy(effect, realized_effect),
+        "ranking_accuracy": sign_agreement(effect, t["oracle_effect"].ravel()),
+        "rank_acc_realized": sign_agreement(effect, realized_effect),
         "p_better_brier_vs_oracle": brier(p_better, t["oracle_p_better"].ravel()),
         "p_better_vs_realized": reliability(p_better, realized_effect < 0),
     }
@@ -352,7 +324,7 @@ def score(forecaster, scenario, truth: Truth) -> dict:
         "forecast_crps_latency": float(forecasts.set_index("channel").loc[OBJECTIVE_CHANNEL, "crps_tsloop"]),
         "forecast_crps_latency_oracle": float(forecasts.set_index("channel").loc[OBJECTIVE_CHANNEL, "crps_oracle"]),
         **{f"whatif_{k}": v for k, v in whatif.items()},
-        "rank_acc_realized": ranking_accuracy(effect, realized_effect),
+        "rank_acc_realized": sign_agreement(effect, realized_effect),
         "p_better_vs_realized": reliability(p, won),
         "event_factual": reliability(ev_f, truth.events_factual, EVENT_EDGES),
         "event_whatif": reliability(ev_w, np.concatenate([truth.realized_events[n] for n in plans]), EVENT_EDGES),
@@ -367,7 +339,7 @@ def score_oracle(truth: Truth) -> dict:
     won = truth.realized["scale_out"] < truth.realized["hold"]
     oracle_effect = np.where(truth.oracle_p_better > 0.5, -1.0, 1.0)  # the oracle picks its likelier winner
     return {
-        "rank_acc_realized": ranking_accuracy(oracle_effect.ravel(),
+        "rank_acc_realized": sign_agreement(oracle_effect.ravel(),
                                               (truth.realized["scale_out"] - truth.realized["hold"]).ravel()),
         "p_better_vs_realized": reliability(truth.oracle_p_better, won),
         "event_factual": reliability(truth.oracle_event_factual, truth.events_factual, EVENT_EDGES),
@@ -385,8 +357,8 @@ def score_constant(truth: Truth) -> dict:
     realized_effect = (truth.realized["scale_out"] - truth.realized["hold"]).ravel()
     ones = np.ones(realized_effect.size)
     return {
-        "whatif_ranking_accuracy": ranking_accuracy(-ones, truth.oracle_effect.ravel()),
-        "rank_acc_realized": ranking_accuracy(-ones, realized_effect),
+        "whatif_ranking_accuracy": sign_agreement(-ones, truth.oracle_effect.ravel()),
+        "rank_acc_realized": sign_agreement(-ones, realized_effect),
         "whatif_p_better_brier": brier(ones, truth.oracle_p_better.ravel()),
         "p_better_vs_realized": reliability(ones, realized_effect < 0),
         "trade_off": constant_trade_off(truth.trade_off),
