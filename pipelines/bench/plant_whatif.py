@@ -34,6 +34,7 @@ from tsloop.demo.run import WHATIF_OPTIONS
 from tsloop.demo.scenario import demo_plans, logged_plan, make_scenario, plan_frame
 from tsloop import metrics
 from tsloop.metrics import brier, reliability, sign_agreement
+from tsloop.query.results import NUM_SAMPLES
 from tsloop.sim.plant.config import CONTROL_BOUNDS
 from tsloop.sim.plant.oracle import states_at
 from tsloop.sim.plant.policy import Plan
@@ -145,7 +146,7 @@ def trade_off_truth(scenario, origins: list[int], paths: int) -> dict:
             "oracle_p_better": np.asarray(p_better), "oracle_crps": float(np.mean(crps))}
 
 
-def score_trade_off(forecaster, scenario, truth: Truth, num_samples: int = 200) -> dict:
+def score_trade_off(forecaster, scenario, truth: Truth, num_samples: int = NUM_SAMPLES) -> dict:
     """The model's answers to the second pair against the oracle and the realized outcomes."""
     H, c = scenario.spec.horizon, list(scenario.spec.target).index(OBJECTIVE_CHANNEL)
     t, effect, p, crps = truth.trade_off, [], [], []

@@ -58,5 +58,12 @@ def resolve_path(data: str, base_dir: Path | None, allow_outside: bool) -> Path:
                 "with --data on the command line."
             )
     if not path.is_file():
+        if data.startswith(SHARED_PREFIX):
+            source = f"${DATA_DIR_ENV}" if os.environ.get(DATA_DIR_ENV) else "the default data root"
+            raise SpecError(
+                f"data file {path} (from data: {data!r}) not found in the data root {root} ({source}). Set "
+                f"{DATA_DIR_ENV} to the folder holding the shared datasets, or see the dataset's card in "
+                "datasets/ for how to obtain the file."
+            )
         raise SpecError(f"data file {path} (from data: {data!r}) not found.")
     return path

@@ -12,6 +12,7 @@ import pandas as pd
 from tsloop import metrics
 from tsloop.demo.scenario import Scenario, demo_plans, logged_plan, plan_frame
 from tsloop.query.objective import prob_better
+from tsloop.query.results import NUM_SAMPLES
 from tsloop.sim.plant.oracle import states_at
 
 OBJECTIVE_CHANNEL = "latency_p95"
@@ -37,7 +38,7 @@ def origins_in_test_part(scenario: Scenario, count: int) -> list[int]:
 
 
 def evaluate_forecasts(forecaster, scenario: Scenario, origins: list[int], season: int,
-                       num_samples: int = 200, oracle_paths: int = 256) -> pd.DataFrame:
+                       num_samples: int = NUM_SAMPLES, oracle_paths: int = 256) -> pd.DataFrame:
     """Per target: CRPS and MAE of tsloop, seasonal naive and the oracle (original units).
 
     The forecast conditions on the logged future controls. The oracle knows the full state but
@@ -81,7 +82,7 @@ def _mean_objective(paths: np.ndarray) -> np.ndarray:
     return paths.mean(axis=-1)  # mean over the horizon
 
 
-def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samples: int = 200,
+def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samples: int = NUM_SAMPLES,
                     oracle_paths: int = 256, material: float = 0.05):
     """Hold vs scale-out at each origin and cluster, scored against the simulator.
 

@@ -24,7 +24,7 @@ def whatif_plot(forecaster, scenario: Scenario, path: Path, cluster: int = 0) ->
     history, future = frames_at(scenario, t0)
     plans = demo_plans(scenario, t0, H)
     answer = forecaster.whatif(history, {n: plan_frame(scenario, future, p) for n, p in plans.items()},
-                               objective=f"mean:{OBJECTIVE_CHANNEL}", num_samples=200)
+                               objective=f"mean:{OBJECTIVE_CHANNEL}")
     oracle = sim.rollout(state, list(plans.values()), noise.exog.temp_forecast[:, t0 : t0 + H], n_paths=256)
     steps = np.arange(H)
     levels = (0.05, 0.25, 0.5, 0.75, 0.95)
