@@ -102,9 +102,9 @@ class Forecaster:
         from tsloop.tracking.training import fit_and_record
         from tsloop.train.config import TrainConfig
 
-        if isinstance(data, (str, Path)):  # a file: the spec's roles, read from there
+        if isinstance(data, (str, Path)):  # the caller's explicit file, like --data: it may lie anywhere
             spec = TaskSpec.from_yaml(spec) if isinstance(spec, (str, Path)) else spec
-            task = load_task(replace(spec, data=str(Path(data).resolve())))
+            task = load_task(replace(spec, data=str(Path(data).resolve()), allow_outside=True))
         else:
             task = load_task(spec, frame=data)
         s = task.spec
