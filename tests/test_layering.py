@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tsloop"
 
 # lowest first; a module belongs to the longest prefix that names it
 LAYERS = (
-    ("base", ("tsloop.errors", "tsloop.version", "tsloop.output", "tsloop.metrics", "tsloop.bundle")),
+    ("base", ("tsloop.errors", "tsloop.version", "tsloop.output", "tsloop.metrics", "tsloop.bundle",
+              "tsloop.quiet")),
     ("data", ("tsloop.data", "tsloop.sim")),
     ("model", ("tsloop.model",)),
     ("query", ("tsloop.query", "tsloop.plots", "tsloop.probe")),

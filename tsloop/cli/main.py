@@ -22,6 +22,7 @@ import warnings
 
 from tsloop import __version__
 from tsloop.errors import TsloopError
+from tsloop.quiet import silence_known_noise
 
 # Sub-command modules, in the order `--help` lists them. A module that is not
 # there yet is skipped, so the CLI grows as features land.
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            silence_known_noise()
             return int(args.func(args) or 0)
     except TsloopError as err:
         print(f"tsloop {args.command}: error: {err}", file=sys.stderr)

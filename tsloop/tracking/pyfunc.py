@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 
 
 from tsloop.query.results import NUM_SAMPLES
@@ -23,7 +24,7 @@ class TsloopForecastModel(mlflow.pyfunc.PythonModel):
 
         self._loaded = load_bundle(Bundle.load(context.artifacts["bundle"]))
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         from tsloop.query.forecast import forecast, split_frame
         from tsloop.query.loading import range_margin
 
