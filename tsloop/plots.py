@@ -12,13 +12,16 @@ import numpy as np  # noqa: E402
 
 
 def learning_curves(client, run_id: str, path: Path) -> Path:
-    """Train and validation loss per epoch from the run's metric history."""
+    """Training loss per logging interval and per epoch, and validation loss per check, from the
+    run's metric history (x: optimizer step)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key in ("train/loss", "val/loss"):
+    styles = {"train/step_loss": dict(lw=0.8, alpha=0.6), "train/loss": dict(marker="o", ms=3),
+              "val/loss": dict(marker="o", ms=3)}
+    for key, style in styles.items():
         history = client.get_metric_history(run_id, key)
         if history:
-            ax.plot([m.step for m in history], [m.value for m in history], marker="o", ms=3, label=key)
-    ax.set_xlabel("step")
+            ax.plot([m.step for m in history], [m.value for m in history], label=key, **style)
+    ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss")
     ax.legend()
     ax.set_title("learning curves")
@@ -48,12 +51,13 @@ def robust_limits(values: np.ndarray, share: float = 0.98, pad: float = 0.15) ->
     return float(lo - pad * width), float(hi + pad * width)
 
 
-def fan_chart(model_and_data, task, path: Path, part: str = "val", channels: int = 3, scale: str = "robust") -> Path:
+def fan_chart(model_and_data, task, path: Path, part: str = "val", channels: int = 3, scale: str = "auto") -> Path:
     """Forecast fan chart for the first window of ``part`` of the task's first series.
 
     ``model_and_data``: anything with ``model``, ``spec``, ``scaler`` and ``meta`` (a loaded
-    model file or a Forecaster). ``scale``: ``robust`` (the y axis holds the central 98 % of what
-    is drawn), ``log`` (symlog axis) or ``linear``.
+    model file or a Forecaster). ``scale``: ``robust`` (the y axis holds the central 90 % of what
+    is drawn, so a spike cannot flatten the forecast), ``log`` (symlog axis), ``linear``, or
+    ``auto``: log for channels the model reads in log space (``log``/``log1p`` transforms), else robust.
     """
     from tsloop.query.forecast import forecast
     from tsloop.query.frames import example_window, needs_future
@@ -78,10 +82,15 @@ def fan_chart(model_and_data, task, path: Path, part: str = "val", channels: int
         ax.axvline(0, color="grey", lw=0.8, ls=":")
         unit = m.spec.transforms.get(name)
         ax.set_ylabel(name + (f"\n(data units; {unit} in the model)" if unit else "\n(data units)"), fontsize=8)
-        if scale == "log":
-            ax.set_yscale("symlog")
-        elif scale == "robust":
-            ax.set_ylim(*robust_limits(np.concatenate([context, actual, *quantiles.values()])))
+        chosen = ("log" if unit in ("log", "log1p") else "robust") if scale == "auto" else scale
+        if chosen == "log":
+            # log1p is near-linear below 1; log data are positive: linear up to their small values
+            positive = np.abs(context[np.abs(context) > 0])
+            small = float(np.quantile(positive, 0.1)) if positive.size else 1.0
+            ax.set_yscale("symlog", linthresh=1.0 if unit == "log1p" else max(small, 1e-6))
+            ax.set_ylim(bottom=0)  # both transforms are for non-negative channels
+        elif chosen == "robust":
+            ax.set_ylim(*robust_limits(np.concatenate([context, actual, *quantiles.values()]), share=0.9))
     axes[0, 0].legend(loc="upper left", fontsize=7, ncol=3)
     axes[0, 0].set_title(f"{m.spec.name}: forecast from the first {part} window, series 0", fontsize=9)
     axes[-1, 0].set_xlabel("steps from forecast origin")

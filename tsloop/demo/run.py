@@ -58,6 +58,8 @@ class DemoReport:
     wall_time_s: float
     train_time_s: float
     bundle_path: Path
+    train_steps: int = 0
+    val_crps: float = float("nan")  # whole-horizon validation CRPS of the kept checkpoint (scaled units)
 
 
 def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int = 0,
@@ -91,7 +93,8 @@ def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int
     )
     wall = time.perf_counter() - start
     report = DemoReport(forecast_table, whatif_table, whatif_summary, result.run_id, out_dir, wall,
-                        result.wall_time_s, result.bundle_path)
+                        result.wall_time_s, result.bundle_path, result.steps,
+                        result.metrics.get("val/crps", float("nan")))
     _save(report, scenario, forecaster)
     return report
 
@@ -153,7 +156,8 @@ def summary_text(report: DemoReport) -> str:
         f"  counterfactual CRPS of latency: tsloop {w['cf_crps_tsloop']:.4g} vs oracle {w['cf_crps_oracle']:.4g} "
         f"(ratio {w['cf_crps_ratio']:.2f})",
         "",
-        f"training {report.train_time_s:.0f} s, total {report.wall_time_s:.0f} s",
+        f"training {report.train_steps} steps in {report.train_time_s:.0f} s (validation CRPS {report.val_crps:.4g}, "
+        f"scaled units), total {report.wall_time_s:.0f} s",
         f"outputs: {report.out_dir}/ (model.pt, forecast_eval.csv, whatif_eval.csv, summary.json, whatif_comparison.png)",
     ]
     if report.run_id:
