@@ -16,4 +16,7 @@ def test_when_silenced_then_known_noise_is_dropped_and_other_warnings_still_show
         warnings.warn("\x1b[33mAn input example was not provided when logging the model.", UserWarning)
         warnings.warn("possible leakage: 'x' equals 'y' shifted", UserWarning)
     assert [str(w.message) for w in caught] == ["possible leakage: 'x' equals 'y' shifted"]
-    assert logging.getLogger("lightning.pytorch.utilities.rank_zero").getEffectiveLevel() >= logging.WARNING
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    notice = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "GPU available: False, used: False", None, None)
+    banner = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "Starting with 2 processes", None, None)
+    assert not rank_zero.filter(notice) and rank_zero.filter(banner)

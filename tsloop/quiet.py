@@ -23,20 +23,29 @@ WARNINGS = (
     (r".*An input example was not provided", Warning, "the pyfunc input columns differ per task"),
     (r".*Checkpoint directory .* exists and is not empty", Warning, "--resume writes into the folder on purpose"),
 )
-# loggers whose INFO lines are notices, not results: hardware summary, tips, store creation
-NOTICE_LOGGERS = (
-    "lightning.pytorch.utilities.rank_zero",
-    "lightning.pytorch.accelerators.cuda",
-    "mlflow.store.db.utils",
-    "alembic.runtime.migration",
-)
+# Lightning's notices that are not results (its distributed banner stays: it tells a DDP user
+# that the processes started)
+NOTICES = ("GPU available", "TPU available", "HPU available", "💡 Tip", "You are using a CUDA device")
+# loggers whose INFO lines are store housekeeping
+HOUSEKEEPING_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
+
+
+class _DropNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).lstrip().startswith(NOTICES)
+
+
+_DROP = _DropNotices()
 
 
 def silence_known_noise() -> None:
     """Install the filters above (call inside ``warnings.catch_warnings()`` to scope them)."""
     for message, category, _why in WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category)
-    for name in NOTICE_LOGGERS:
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if _DROP not in rank_zero.filters:
+        rank_zero.addFilter(_DROP)
+    for name in HOUSEKEEPING_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     # its only warning is "Experiment ... not found. Creating it.": the first run of an experiment
     logging.getLogger("lightning.pytorch.loggers.mlflow").setLevel(logging.ERROR)
