@@ -42,7 +42,8 @@ def fit_and_record(
     check_writable(out_dir)  # before a run is opened: a bad --out leaves no empty run behind
     run_id = previous_run_id(out_dir) if resume else None
     logger = make_logger(experiment, run_name or task.spec.name, run_id=run_id, tags=tags)
-    (out_dir / RUN_FILE).write_text(json.dumps({"run_id": logger.run_id, "experiment": experiment}))
+    if logger.run_id:  # under DDP only rank 0 holds the run; the other ranks must not overwrite the file
+        (out_dir / RUN_FILE).write_text(json.dumps({"run_id": logger.run_id, "experiment": experiment}))
     try:
         result = fit(task, model_config, train_config, out_dir=out_dir, logger=logger, resume=resume)
     except TsloopError:
