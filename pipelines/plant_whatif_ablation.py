@@ -25,7 +25,7 @@ from tsloop.demo.scenario import make_scenario
 from tsloop.forecaster import Forecaster
 from tsloop.model.config import ModelConfig
 from tsloop.train.config import TrainConfig
-from tsloop.train.fit import fit
+from tsloop.tracking.training import fit_and_record
 
 VARIANTS = {
     "patch8": {"patch_len": 8},
@@ -53,7 +53,7 @@ def main() -> None:
                                  **VARIANTS[name])
         train = TrainConfig(max_epochs=args.epochs, limit_train_batches=args.batches, limit_val_batches=40,
                             train_stride=2, val_stride=2, patience=args.epochs, seed=args.seed, progress_bar=False)
-        result = fit(task, cfg, train, out_dir=f"{args.out}/{name}", experiment="plant-whatif-ablation", run_name=name)
+        result = fit_and_record(task, cfg, train, out_dir=f"{args.out}/{name}", experiment="plant-whatif-ablation", run_name=name)
         forecaster = Forecaster.from_bundle_path(result.bundle_path)
         forecasts = evaluate_forecasts(forecaster, scenario, origins_in_test_part(scenario, 24), 96)
         _, whatif = evaluate_whatif(forecaster, scenario, origins_in_test_part(scenario, 12))

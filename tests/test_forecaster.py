@@ -111,3 +111,21 @@ def test_when_sampling_then_paths_stay_in_the_widened_train_range(forecaster, re
     low, high = forecaster.scaler.plausible_range(np.arange(2), "target", forecaster.range_margin)
     assert np.isfinite(low).all() and np.isfinite(high).all()
     assert (result.samples >= low[None, :, None]).all() and (result.samples <= high[None, :, None]).all()
+
+
+def test_when_fit_is_given_a_data_file_then_it_trains_on_that_file(tiny_task, tmp_path):
+    copy = tmp_path / "elsewhere.parquet"
+    tiny_task.frame.to_parquet(copy, index=False)
+    fitted = Forecaster.fit(copy, tiny_task.path, preset="tiny", out_dir=tmp_path / "fit", train_options={
+        "max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1, "batch_size": 16, "train_stride": 8,
+        "progress_bar": False})
+    assert fitted.spec.data == str(copy.resolve())
+    assert (tmp_path / "fit" / "model.pt").is_file() and fitted.meta["run_id"]
+
+
+def test_when_a_model_is_saved_then_its_clipping_margin_travels_with_it(forecaster, tmp_path):
+    forecaster.range_margin, saved = None, forecaster.range_margin
+    try:
+        assert Forecaster.load(forecaster.save(tmp_path / "m.pt")).range_margin is None
+    finally:
+        forecaster.range_margin = saved

@@ -51,3 +51,30 @@ def test_when_scored_in_chunks_then_crps_equals_one_properscoring_call(monkeypat
     whole = properscoring.crps_ensemble(truth, np.moveaxis(samples, 0, -1))
     monkeypatch.setattr(metrics, "PAIRWISE_BUDGET", 400 * 3)  # 3 values per chunk
     assert np.allclose(metrics.crps_ensemble(truth, samples), whole)
+
+
+def test_when_probabilities_match_the_observed_rates_then_reliability_is_zero():
+    prob = np.repeat([0.05, 0.3, 0.8], 20)
+    outcome = np.concatenate([[1] + [0] * 19, [1] * 6 + [0] * 14, [1] * 16 + [0] * 4])
+    out = metrics.reliability(prob, outcome)
+    assert out["reliability"] == pytest.approx(0.0, abs=1e-12)
+    assert out["base_rate"] == pytest.approx(23 / 60)
+    assert [b["n"] for b in out["bins"]] == [20, 20, 20]
+    assert out["brier"] == pytest.approx(metrics.brier(prob, outcome))
+
+
+def test_when_probabilities_are_overconfident_then_reliability_and_brier_grow():
+    outcome = np.array([1, 0] * 50)
+    calibrated = metrics.reliability(np.full(100, 0.5), outcome)
+    overconfident = metrics.reliability(np.full(100, 0.95), outcome)
+    assert calibrated["brier"] == pytest.approx(0.25)
+    assert overconfident["reliability"] == pytest.approx((0.95 - 0.5) ** 2)
+    assert overconfident["brier"] > calibrated["brier"]
+    assert calibrated["brier_skill"] == pytest.approx(0.0)
+
+
+def test_sign_agreement_counts_pairs_whose_effect_has_the_true_sign():
+    truth = np.array([-1.0, -2.0, 3.0, 0.5])
+    assert metrics.sign_agreement(truth * 10, truth) == 1.0
+    assert metrics.sign_agreement(-truth, truth) == 0.0
+    assert metrics.sign_agreement(np.array([-1.0, 1.0, 1.0, -1.0]), truth) == 0.5

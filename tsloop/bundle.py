@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from tsloop import __version__
+from tsloop.version import __version__
 from tsloop.errors import CheckpointError, TsloopError
 
 FORMAT = "tsloop-bundle/1"

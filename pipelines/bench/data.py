@@ -88,9 +88,10 @@ def series_frame(task) -> dict[str, np.ndarray]:
 
 def metrics(point: np.ndarray, truth: np.ndarray, quantiles: np.ndarray | None = None) -> dict[str, float]:
     """MSE, MAE of ``point`` (N, H, C); CRPS as 2 x mean pinball over LEVELS of ``quantiles`` (N, H, C, 9)."""
-    out = {"mse": float(np.mean((point - truth) ** 2)), "mae": float(np.mean(np.abs(point - truth)))}
+    from tsloop import metrics as m
+
+    out = {"mse": m.mse(point, truth), "mae": m.mae(point, truth)}
     if quantiles is not None:
-        diff = truth[..., None] - quantiles
-        out["crps"] = float(2.0 * np.maximum(LEVELS * diff, (LEVELS - 1.0) * diff).mean())
-        out["cover80"] = float(((truth >= quantiles[..., 0]) & (truth <= quantiles[..., -1])).mean())
+        out["crps"] = m.crps_quantiles(quantiles, LEVELS, truth)
+        out["cover80"] = m.coverage(truth, quantiles[..., 0], quantiles[..., -1])
     return out

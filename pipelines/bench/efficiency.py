@@ -246,21 +246,13 @@ def plot(result: dict, path: Path) -> None:
 
 
 def log_mlflow(result: dict) -> None:
-    import mlflow
+    from tsloop.tracking.record import log_result
 
-    from tsloop.tracking import tracking_uri
-
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment("bench")
     for name, row in result["rows"].items():
-        with mlflow.start_run(run_name=f"efficiency/{name}"):
-            mlflow.set_tags({"suite": "efficiency", "variant": name})
-            mlflow.log_params({k: str(v) for k, v in row["overrides"].items()} | {"budget_s": row["budget_s"]})
-            mlflow.log_metrics({k: float(v) for k, v in row.items()
-                                if isinstance(v, (int, float)) and v is not None and k != "budget_s"})
-            if name == "looped":
-                for r in result.get("loop_sweep", []):
-                    mlflow.log_metric("sweep/mse", r["mse"], step=r["T"])
+        sweep = {"sweep/mse": [(r["T"], r["mse"]) for r in result.get("loop_sweep", [])]} if name == "looped" else None
+        log_result("bench", f"efficiency/{name}", tags={"suite": "efficiency", "variant": name},
+                   params={**row["overrides"], "budget_s": row["budget_s"]},
+                   metrics={k: v for k, v in row.items() if k != "budget_s"}, history=sweep)
 
 
 def sizes(spec) -> dict:

@@ -29,10 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, _frames, evaluate_forecasts, evaluate_whatif, origins_in_test_part
+from tsloop.demo.evaluate import OBJECTIVE_CHANNEL, frames_at, evaluate_forecasts, evaluate_whatif, origins_in_test_part
 from tsloop.demo.run import WHATIF_OPTIONS
 from tsloop.demo.scenario import demo_plans, logged_plan, make_scenario, plan_frame
 from tsloop import metrics
+from tsloop.metrics import brier, reliability, sign_agreement
+from tsloop.query.results import NUM_SAMPLES
 from tsloop.sim.plant.config import CONTROL_BOUNDS
 from tsloop.sim.plant.oracle import states_at
 from tsloop.sim.plant.policy import Plan
@@ -50,36 +52,7 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the demo's (small p
     "always_scale_out": None,  # the constant answer: scale out is better, P(better) = 1
 }
 EVENT_EDGES = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 1.0)  # reliability bins; events are rare
-P_EDGES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 SEASON = 96  # one day at 15 min (seasonal naive)
-
-
-# ------------------------------------------------------------------ scoring helpers
-def brier(prob: np.ndarray, outcome: np.ndarray) -> float:
-    return float(np.mean((np.asarray(prob, float) - np.asarray(outcome, float)) ** 2))
-
-
-def reliability(prob: np.ndarray, outcome: np.ndarray, edges=P_EDGES) -> dict:
-    """Binned reliability: per bin (count, mean prob, observed rate), and the Murphy reliability
-    term sum_b n_b / N (p_b - o_b)^2 (0 = calibrated), with the Brier score and base rate."""
-    prob, outcome = np.asarray(prob, float).ravel(), np.asarray(outcome, float).ravel()
-    which = np.clip(np.digitize(prob, edges[1:-1], right=True), 0, len(edges) - 2)
-    bins, rel = [], 0.0
-    for b in range(len(edges) - 1):
-        sel = which == b
-        if sel.any():
-            p, o = float(prob[sel].mean()), float(outcome[sel].mean())
-            rel += sel.mean() * (p - o) ** 2
-            bins.append({"lo": edges[b], "hi": edges[b + 1], "n": int(sel.sum()), "prob": p, "rate": o})
-    base = float(outcome.mean())
-    score = brier(prob, outcome)
-    return {"brier": score, "reliability": float(rel), "base_rate": base, "n": int(prob.size),
-            "brier_skill": 1 - score / (base * (1 - base)) if 0 < base < 1 else float("nan"), "bins": bins}
-
-
-def ranking_accuracy(effect: np.ndarray, truth: np.ndarray) -> float:
-    """Share of pairs where the model's effect has the sign of the true one (picks the better plan)."""
-    return float(np.mean(np.sign(effect) == np.sign(truth)))
 
 
 # ------------------------------------------------------------------ a second, harder plan pair
@@ -173,12 +146,12 @@ def trade_off_truth(scenario, origins: list[int], paths: int) -> dict:
             "oracle_p_better": np.asarray(p_better), "oracle_crps": float(np.mean(crps))}
 
 
-def score_trade_off(forecaster, scenario, truth: Truth, num_samples: int = 200) -> dict:
+def score_trade_off(forecaster, scenario, truth: Truth, num_samples: int = NUM_SAMPLES) -> dict:
     """The model's answers to the second pair against the oracle and the realized outcomes."""
     H, c = scenario.spec.horizon, list(scenario.spec.target).index(OBJECTIVE_CHANNEL)
     t, effect, p, crps = truth.trade_off, [], [], []
     for i, t0 in enumerate(truth.whatif_origins):
-        history, future = _frames(scenario, t0)
+        history, future = frames_at(scenario, t0)
         plans = trade_off_plans(scenario, t0, H)
         answer = forecaster.whatif(history, {n: plan_frame(scenario, future, pl) for n, pl in plans.items()},
                                    objective=f"mean:{OBJECTIVE_CHANNEL}", num_samples=num_samples, seed=i)
@@ -194,8 +167,8 @@ def pair_scores(effect: np.ndarray, p_better: np.ndarray, t: dict) -> dict:
     """Ranking and P(better) of one plan pair, (O * S,) each, against its truth ``t``."""
     realized_effect = (t["realized"]["throttle"] - t["realized"]["scale_out_2"]).ravel()
     return {
-        "ranking_accuracy": ranking_accuracy(effect, t["oracle_effect"].ravel()),
-        "rank_acc_realized": ranking_accuracy(effect, realized_effect),
+        "ranking_accuracy": sign_agreement(effect, t["oracle_effect"].ravel()),
+        "rank_acc_realized": sign_agreement(effect, realized_effect),
         "p_better_brier_vs_oracle": brier(p_better, t["oracle_p_better"].ravel()),
         "p_better_vs_realized": reliability(p_better, realized_effect < 0),
     }
@@ -299,7 +272,7 @@ def train_model(name: str, task, scenario, seed: int, cap: float):
         return Forecaster(model, task.spec, task.scaler), {"train_s": time.perf_counter() - start, **info}, None
     from tsloop.model.config import ModelConfig
     from tsloop.train.config import TrainConfig
-    from tsloop.train.fit import fit
+    from tsloop.tracking.training import fit_and_record
 
     s = task.spec
     cfg = ModelConfig.preset("small", dims=s.dims, context_length=s.context_length, horizon=s.horizon,
@@ -307,7 +280,7 @@ def train_model(name: str, task, scenario, seed: int, cap: float):
     train = TrainConfig(max_epochs=30, max_time_s=cap, seed=seed, train_stride=2, val_stride=2, patience=5,
                         progress_bar=False)
     out = OUT / f"{name}_s{seed}"
-    result = fit(task, cfg, train, out_dir=out, experiment="bench", run_name=f"plant_whatif/{name}/s{seed}",
+    result = fit_and_record(task, cfg, train, out_dir=out, experiment="bench", run_name=f"plant_whatif/{name}/s{seed}",
                  tags={"bench": "plant_whatif", "model": name, "seed": str(seed)})
     last = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     per_epoch = len(torch.utils.data.DataLoader(task.dataset("train", stride=2), batch_size=train.batch_size))
@@ -339,7 +312,7 @@ def score(forecaster, scenario, truth: Truth) -> dict:
     effect = table["effect_tsloop"].to_numpy()
     realized_effect = (truth.realized["scale_out"] - truth.realized["hold"]).ravel()
     t0 = truth.whatif_origins[0]
-    history, future = _frames(scenario, t0)
+    history, future = frames_at(scenario, t0)
     plan_frames = {n: plan_frame(scenario, future, pl) for n, pl in demo_plans(scenario, t0, scenario.spec.horizon).items()}
     times = []
     for _ in range(3):
@@ -352,7 +325,7 @@ def score(forecaster, scenario, truth: Truth) -> dict:
         "forecast_crps_latency": float(forecasts.set_index("channel").loc[OBJECTIVE_CHANNEL, "crps_tsloop"]),
         "forecast_crps_latency_oracle": float(forecasts.set_index("channel").loc[OBJECTIVE_CHANNEL, "crps_oracle"]),
         **{f"whatif_{k}": v for k, v in whatif.items()},
-        "rank_acc_realized": ranking_accuracy(effect, realized_effect),
+        "rank_acc_realized": sign_agreement(effect, realized_effect),
         "p_better_vs_realized": reliability(p, won),
         "event_factual": reliability(ev_f, truth.events_factual, EVENT_EDGES),
         "event_whatif": reliability(ev_w, np.concatenate([truth.realized_events[n] for n in plans]), EVENT_EDGES),
@@ -367,7 +340,7 @@ def score_oracle(truth: Truth) -> dict:
     won = truth.realized["scale_out"] < truth.realized["hold"]
     oracle_effect = np.where(truth.oracle_p_better > 0.5, -1.0, 1.0)  # the oracle picks its likelier winner
     return {
-        "rank_acc_realized": ranking_accuracy(oracle_effect.ravel(),
+        "rank_acc_realized": sign_agreement(oracle_effect.ravel(),
                                               (truth.realized["scale_out"] - truth.realized["hold"]).ravel()),
         "p_better_vs_realized": reliability(truth.oracle_p_better, won),
         "event_factual": reliability(truth.oracle_event_factual, truth.events_factual, EVENT_EDGES),
@@ -385,8 +358,8 @@ def score_constant(truth: Truth) -> dict:
     realized_effect = (truth.realized["scale_out"] - truth.realized["hold"]).ravel()
     ones = np.ones(realized_effect.size)
     return {
-        "whatif_ranking_accuracy": ranking_accuracy(-ones, truth.oracle_effect.ravel()),
-        "rank_acc_realized": ranking_accuracy(-ones, realized_effect),
+        "whatif_ranking_accuracy": sign_agreement(-ones, truth.oracle_effect.ravel()),
+        "rank_acc_realized": sign_agreement(-ones, realized_effect),
         "whatif_p_better_brier": brier(ones, truth.oracle_p_better.ravel()),
         "p_better_vs_realized": reliability(ones, realized_effect < 0),
         "trade_off": constant_trade_off(truth.trade_off),
@@ -402,23 +375,15 @@ def constant_trade_off(t: dict) -> dict:
 
 
 def log_run(name: str, seed: int, record: dict, run_id: str | None) -> None:
-    import mlflow
+    from tsloop.tracking.record import log_result
 
-    from tsloop import tracking
-
-    client = mlflow.MlflowClient(tracking.tracking_uri())
-    created = run_id is None
-    if created:
-        exp = client.get_experiment_by_name("bench") or client.get_experiment(client.create_experiment("bench"))
-        run_id = client.create_run(exp.experiment_id, run_name=f"plant_whatif/{name}/s{seed}",
-                                   tags={"bench": "plant_whatif", "model": name, "seed": str(seed)}).info.run_id
-        for k, v in (record.get("budget") or {}).items():
-            if isinstance(v, (int, float, str)) and k != "budget":
-                client.log_param(run_id, f"budget/{k}", v)
-    for k, v in flat_metrics(record["scores"]).items():
-        client.log_metric(run_id, f"plant_whatif/{k}", v)
-    if created:
-        client.set_terminated(run_id)
+    params = None
+    if run_id is None:
+        params = {f"budget/{k}": v for k, v in (record.get("budget") or {}).items()
+                  if isinstance(v, (int, float, str)) and k != "budget"}
+    log_result("bench", f"plant_whatif/{name}/s{seed}", params=params, run_id=run_id,
+               tags={"bench": "plant_whatif", "model": name, "seed": str(seed)} if run_id is None else None,
+               metrics={f"plant_whatif/{k}": v for k, v in flat_metrics(record["scores"]).items()})
 
 
 def flat_metrics(scores: dict, prefix: str = "") -> dict[str, float]:

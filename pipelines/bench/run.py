@@ -22,8 +22,8 @@ import argparse
 import os
 import json
 import platform
-import re
 import resource
+import zipfile
 import subprocess
 import sys
 import time
@@ -90,6 +90,13 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
     (out / f"{row}.json").write_text(json.dumps(res, default=str, indent=1))
 
 
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``np.savez`` file, each read with ``allow_pickle=False``: no object arrays, no code."""
+    with zipfile.ZipFile(path) as archive:
+        return {name.removesuffix(".npy"): np.lib.format.read_array(archive.open(name), allow_pickle=False)
+                for name in archive.namelist()}
+
+
 def score(suite_name: str, out: Path, peers: list[str]) -> dict:
     from pipelines.bench.data import metrics, suite_for, windows
     from tsloop.data.task import load_task
@@ -103,7 +110,7 @@ def score(suite_name: str, out: Path, peers: list[str]) -> dict:
         if not (out / f"{peer}.json").is_file():
             continue
         info = json.loads((out / f"{peer}.json").read_text())
-        arrays = np.load(out / f"{peer}.npz")
+        arrays = read_arrays(out / f"{peer}.npz")
         stride = info.get("eval_stride", 1)
         q = arrays["quantiles"] if "quantiles" in arrays else None
         names = {peer: arrays["point"]} | {k: arrays[k] for k in arrays if k.startswith("naive_")}
@@ -122,21 +129,15 @@ def score(suite_name: str, out: Path, peers: list[str]) -> dict:
 
 
 def log_mlflow(result: dict) -> None:
-    import mlflow
+    from tsloop.tracking.record import log_result
 
-    from tsloop.tracking import tracking_uri
-
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment("bench")
     for name, row in result["rows"].items():
-        with mlflow.start_run(run_name=f"{result['suite']}/{name}"):
-            mlflow.set_tags({"suite": result["suite"], "peer": name})
-            info = row["info"]
-            mlflow.log_params({re.sub(r"[^\w\-. :/]", "_", k): str(v)[:250] for k, v in info.get("hparams", {}).items()})
-            flat = {f"{part}/{k}": v for part in ("all", "sub") for k, v in row.get(part, {}).items()}
-            flat |= {k: float(info[k]) for k in ("fit_s", "best_s", "predict_s", "whatif_ms", "peak_rss_mb",
-                                                 "total_s", "params") if info.get(k) is not None}
-            mlflow.log_metrics(flat)
+        info = row["info"]
+        flat = {f"{part}/{k}": v for part in ("all", "sub") for k, v in row.get(part, {}).items()}
+        flat |= {k: info[k] for k in ("fit_s", "best_s", "predict_s", "whatif_ms", "peak_rss_mb", "total_s", "params")
+                 if info.get(k) is not None}
+        log_result("bench", f"{result['suite']}/{name}", tags={"suite": result["suite"], "peer": name},
+                   params={k: str(v)[:250] for k, v in info.get("hparams", {}).items()}, metrics=flat)
 
 
 def main(argv=None) -> int:

@@ -62,13 +62,13 @@ def train_variant(task, name: str, cfg, budget_s: float, out_root: Path, seed: i
                   limit_train_batches: int = 100, val_stride: int = 8, patience: int = 3) -> dict:
     """Fit one model under the bench budget (wall-clock cap, early stopping on val); its record."""
     from tsloop.train.config import TrainConfig
-    from tsloop.train.fit import fit
+    from tsloop.tracking.training import fit_and_record
 
     tc = TrainConfig(max_epochs=100, max_time_s=budget_s, batch_size=64, patience=patience, seed=seed,
                      limit_train_batches=limit_train_batches, val_stride=val_stride, progress_bar=False)
     out_dir = out_root / name
     t0 = time.time()
-    result = fit(task, cfg, tc, out_dir=out_dir, experiment="bench",
+    result = fit_and_record(task, cfg, tc, out_dir=out_dir, experiment="bench",
                  run_name=f"bench-{task.spec.name}-{name}", tags={"bench": task.spec.name, "variant": name})
     last = out_dir / "checkpoints" / "last.ckpt"
     steps = int(torch.load(last, map_location="cpu", weights_only=True)["global_step"]) if last.is_file() else None
@@ -273,22 +273,16 @@ def plot(result: dict, path: Path) -> None:
 
 
 def log_mlflow(result: dict) -> None:
-    import mlflow
+    from tsloop.tracking.record import log_result
 
-    from tsloop.tracking import tracking_uri
-
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment("bench")
     for name, entry in result["models"].items():
-        with mlflow.start_run(run_name=f"stability/{name}"):
-            mlflow.set_tags({"suite": "stability", "variant": name})
-            mlflow.log_params({k: str(v) for k, v in entry["train"].items() if k in ("budget_s", "seed", "steps")})
-            flat = {f"stability/{k}": v for k, v in entry["stability"].items() if v is not None}
-            for row in entry["horizons"]:
-                for key in ("norm_median", "norm_max", "mse_band", "clim_mse_band"):
-                    if row.get(key) is not None and abs(row[key]) < 1e300:
-                        flat[f"k{row['k']}/{key}"] = row[key]
-            mlflow.log_metrics(flat)
+        flat = {f"stability/{k}": v for k, v in entry["stability"].items() if v is not None}
+        for row in entry["horizons"]:
+            for key in ("norm_median", "norm_max", "mse_band", "clim_mse_band"):
+                if row.get(key) is not None and abs(row[key]) < 1e300:
+                    flat[f"k{row['k']}/{key}"] = row[key]
+        log_result("bench", f"stability/{name}", tags={"suite": "stability", "variant": name}, metrics=flat,
+                   params={k: v for k, v in entry["train"].items() if k in ("budget_s", "seed", "steps")})
 
 
 def main(argv=None) -> int:

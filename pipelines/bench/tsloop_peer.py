@@ -24,7 +24,7 @@ def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", over
     from tsloop.model import ModelConfig
     from tsloop.model.sampling import sample_paths
     from tsloop.train.config import TrainConfig
-    from tsloop.train.fit import fit
+    from tsloop.tracking.training import fit_and_record
 
     spec = task.spec
     overrides = dict(overrides or {})
@@ -36,7 +36,7 @@ def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", over
     tc = TrainConfig(**train)
     train = tc.to_dict()
     out_dir = Path(out_root) / f"{spec.name}_tsloop{tag}_{preset}_s{seed}"
-    result = fit(task, cfg, tc, out_dir=out_dir, experiment="bench", run_name=f"bench-{spec.name}-tsloop",
+    result = fit_and_record(task, cfg, tc, out_dir=out_dir, experiment="bench", run_name=f"bench-{spec.name}-tsloop",
                  tags={"bench": spec.name})
     best = Path(result.best_checkpoint)
     last = out_dir / "checkpoints" / "last.ckpt"  # written as training ends

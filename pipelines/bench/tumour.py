@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -134,31 +133,20 @@ def _record(model, gamma, seed, scores, info, predict_s, start, args, prior) -> 
 
 def log_mlflow(key: str, result: dict, args, prefix: str = "") -> str | None:
     """Scores into the MLflow run `tumour/<key>` of experiment `bench` (tsloop's own training run if it has one)."""
-    import mlflow
+    from tsloop.tracking.record import log_result
 
-    from tsloop import tracking
-
-    client = mlflow.MlflowClient(tracking.tracking_uri())
-    run_id = result.get("run_id")
-    if run_id is None:
-        exp = client.get_experiment_by_name("bench")
-        exp_id = exp.experiment_id if exp else client.create_experiment("bench", tracking.artifact_location())
-        run_id = client.create_run(exp_id, run_name=f"tumour/{key}", tags={"bench": "tumour"}).info.run_id
+    params = None
+    if result.get("run_id") is None:
         params = {"model": result["model"], "gamma": result["gamma"], "seed": result["seed"], "n_train": args.train,
                   "n_val": args.val, "n_test": args.test, **{f"hp.{k}": v for k, v in result.get("hparams", {}).items()}}
-        for k, v in params.items():
-            client.log_param(run_id, re.sub(r"[^\w.\- :/]", "_", k), str(v)[:500])
+        params = {k: str(v)[:500] for k, v in params.items()}
     metrics = {"one_step_rmse_pct": result["one_step"], "fit_s": result["fit_s"], "predict_s": result["predict_s"]}
     for family in FAMILIES:
         short = family.split("_")[0]
         metrics.update({f"{short}_tau{t}_rmse_pct": v for t, v in zip(range(2, 7), result[family])})
-        metrics.update({f"{short}_{k}": v for k, v in result["ranking"][family].items() if np.isfinite(v)})
-    for k, v in metrics.items():
-        client.log_metric(run_id, prefix + k, float(v))
-    if result.get("run_id") is None:
-        client.set_terminated(run_id)
-    return run_id
-    return run_id
+        metrics.update({f"{short}_{k}": v for k, v in result["ranking"][family].items()})
+    return log_result("bench", f"tumour/{key}", tags={"bench": "tumour"}, params=params,
+                      metrics={prefix + k: v for k, v in metrics.items()}, run_id=result.get("run_id"))
 
 
 def save(results: dict, args, command: str, path: Path = RESULTS) -> dict:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tsloop.metrics import plan_ranking
 from tsloop.sim.tumour.model import DEATH_VOLUME
 from tsloop.sim.tumour.protocol import HORIZON, Cohort, TumourBenchmark
 from tsloop.sim.tumour.reference import Predictor, rmse_percent
@@ -183,35 +184,8 @@ def rmse_scores(pred: np.ndarray, q: Query) -> np.ndarray:
 
 def ranking_scores(pred_final: np.ndarray, true_final: np.ndarray, plans: int = 2 * HORIZON,
                    material: float = MATERIAL_GAP) -> dict[str, float]:
-    """Plan ranking by final volume (lower is better) within each group of `plans` consecutive rows.
-
-    pairwise: share of plan pairs whose true gap is >= `material` (cm^3) that the prediction orders
-    the same way (a predicted tie counts one half); top1: share of groups whose best true plan beats
-    the runner-up by >= `material` where the predicted best is that plan; regret: mean over all
-    groups of true(chosen) - true(best), in % of the death volume. A tie for the predicted best is
-    broken uniformly at random, in expectation (top1 credit 1/m, regret the mean over the m tied plans),
-    so a predictor that cannot tell plans apart gets chance, not the first plan's luck.
-    """
-    p = np.asarray(pred_final, dtype=float).reshape(-1, plans)  # (G, K)
-    y = np.asarray(true_final, dtype=float).reshape(-1, plans)
-    i, j = np.triu_indices(plans, 1)
-    gap = y[:, i] - y[:, j]  # (G, pairs)
-    material_pair = np.abs(gap) >= material
-    agree = np.where(np.sign(p[:, i] - p[:, j]) == 0, 0.5, (np.sign(p[:, i] - p[:, j]) == np.sign(gap)).astype(float))
-    ordered = np.sort(y, axis=1)
-    decisive = (ordered[:, 1] - ordered[:, 0]) >= material if plans > 1 else np.ones(len(y), bool)
-    tied = p == p.min(axis=1, keepdims=True)  # (G, K) plans sharing the predicted minimum
-    m = tied.sum(axis=1)
-    best = np.argmin(y, axis=1)
-    hit = tied[np.arange(len(y)), best] / m
-    regret = (y * tied).sum(axis=1) / m - y.min(axis=1)
-    n_pairs = int(material_pair.sum())
-    return {
-        "pairwise_acc": float(agree[material_pair].mean()) if n_pairs else float("nan"),
-        "material_pairs": n_pairs,
-        "material_pair_share": float(material_pair.mean()),
-        "top1_acc": float(hit[decisive].mean()) if decisive.any() else float("nan"),
-        "decisive_groups": int(decisive.sum()),
-        "regret_pct": float(regret.mean() / DEATH_VOLUME * 100.0),
-        "groups": len(y),
-    }
+    """Plan ranking by final volume (lower is better) within each group of `plans` consecutive rows
+    (:func:`tsloop.metrics.plan_ranking`, `material` in cm^3), with the regret in % of the death volume."""
+    out = plan_ranking(pred_final, true_final, plans, material)
+    out["regret_pct"] = out.pop("regret") / DEATH_VOLUME * 100.0
+    return out

@@ -72,19 +72,6 @@ class _PlainDict:
         return dict(self.values)
 
 
-def _record_light(logger, result, task, model, model_config, train_config) -> None:
-    """Replaces fit's record_run: params and the model file, without the fan chart and pyfunc model
-    (both read a per-series scaler, which these patient-split windows do not have)."""
-    from tsloop.train.logging import _flatten, _log_params_once
-
-    params = {**_flatten("model", model_config.to_dict()), **_flatten("train", train_config.to_dict()),
-              **_flatten("task", task.spec.to_dict()), "data.fingerprint": task.fingerprint(),
-              "model.parameters": sum(p.numel() for p in model.parameters())}
-    _log_params_once(logger.experiment, logger.run_id, params)
-    logger.log_metrics({"wall_time_s": result.wall_time_s})
-    logger.experiment.log_artifact(logger.run_id, str(result.bundle_path), "model")
-
-
 @dataclass
 class Fitted:
     model: torch.nn.Module
@@ -98,18 +85,19 @@ class Fitted:
 def fit_tsloop(task: TumourWindowsTask, *, preset: str, time_cap_s: float, seed: int, run_name: str,
                out_dir: Path, overrides: dict | None = None, train: dict | None = None) -> Fitted:
     """Train tsloop on the task's windows: early stopping on val, `time_cap_s` wall clock."""
-    import tsloop.train.fit as fit_module
     from tsloop.bundle import Bundle
     from tsloop.model import ModelConfig
     from tsloop.model.world_model import WorldModel
+    from tsloop.tracking.training import fit_and_record
     from tsloop.train.config import TrainConfig
 
     overrides = dict(overrides or {})
     cfg = ModelConfig.preset(preset, dims=task.spec.dims, context_length=CONTEXT, horizon=STEPS, **overrides)
     train = {"max_epochs": 100, "max_time_s": time_cap_s, "batch_size": 64, "patience": 3,
              "limit_train_batches": 200, "seed": seed, "progress_bar": False, **(train or {})}
-    fit_module.record_run = _record_light
-    result = fit_module.fit(task, cfg, TrainConfig(**train), out_dir=out_dir, experiment="bench",
+    # params and the model file only: the fan chart and pyfunc model read a per-series scaler,
+    # which these patient-split windows do not have
+    result = fit_and_record(task, cfg, TrainConfig(**train), out_dir=out_dir, experiment="bench", plots=False, pyfunc=False,
                             run_name=run_name, tags={"bench": "tumour"})
     best, last = Path(result.best_checkpoint), out_dir / "checkpoints" / "last.ckpt"
     best_s = (result.wall_time_s - (os.path.getmtime(last) - os.path.getmtime(best))

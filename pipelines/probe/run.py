@@ -8,7 +8,7 @@ Stages (both by default; ``--stage probe`` lets probing start while later seeds 
         --teacher dd --k 4,8,16,32 --out pipelines/probe/results/plant
 
 ``--models DIR`` holds ``<variant>-s<seed>/model.pt``. Each model's probe run (latents of train,
-val and test windows, probes fitted, test predictions) is cached next to it as ``probe_run.pkl``.
+val and test windows, probes fitted, test predictions) is cached next to it as ``probe_run.pt``.
 The report stage bootstraps over test windows and seeds, writes ``scores.csv``, ``per_step.csv``,
 ``tables.md`` and plots to ``--out`` and logs one run to the MLflow experiment ``tsloop-probe``.
 Latents: ``imagined`` for every variant, plus ``teacher`` (future observations fed) for the
@@ -20,7 +20,6 @@ event column (EPF price spikes, NAB anomaly windows) from ``events.task_frame``.
 from __future__ import annotations
 
 import argparse
-import pickle
 import time
 from pathlib import Path
 
@@ -31,7 +30,9 @@ from tsloop.data.spec import TaskSpec
 from tsloop.forecaster import Forecaster
 from tsloop.probe.evaluate import probe_model, score_runs, step_curves
 from tsloop.probe.latents import probe_task
-from tsloop.probe.report import HEADLINE, log_run, markdown, plot_steps, plot_vs_k
+from tsloop.probe.storage import load_run, save_run
+from tsloop.probe.report import HEADLINE, flat_metrics, markdown, plot_steps, plot_vs_k
+from tsloop.tracking.record import log_result
 
 from events import task_frame  # pipelines/probe/events.py: derived event columns (EPF spikes, NAB windows)
 
@@ -41,7 +42,7 @@ def probe_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
     for seed in args.seeds:
         for variant in args.variants:
             folder = Path(args.models) / f"{variant}-s{seed}"
-            cache = folder / "probe_run.pkl"
+            cache = folder / "probe_run.pt"
             if not (folder / "model.pt").is_file():
                 continue
             if cache.is_file() and cache.stat().st_mtime > (folder / "model.pt").stat().st_mtime:
@@ -53,8 +54,7 @@ def probe_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
             modes = ("imagined", "teacher") if variant in args.teacher else ("imagined",)
             run = probe_model(model, task, k_max=max(ks), modes=modes, strides=args.strides, seed=seed,
                               max_windows=args.max_windows)
-            with open(cache, "wb") as handle:
-                pickle.dump(run, handle)
+            save_run(run, cache)
             print(f"{variant} seed {seed}: probed in {time.perf_counter() - start:.0f}s", flush=True)
 
 
@@ -65,10 +65,9 @@ def report_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
     for variant in args.variants:
         runs = []
         for seed in args.seeds:
-            cache = Path(args.models) / f"{variant}-s{seed}" / "probe_run.pkl"
+            cache = Path(args.models) / f"{variant}-s{seed}" / "probe_run.pt"
             if cache.is_file():
-                with open(cache, "rb") as handle:
-                    runs.append(pickle.load(handle))
+                runs.append(load_run(cache))
         if not runs:
             continue
         seeds_used[variant] = len(runs)
@@ -102,8 +101,9 @@ def report_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
     (out / "tables.md").write_text("\n".join(sections))
     params = dict(task=spec.name, k=ks, variants=args.variants, seeds=args.seeds, teacher=args.teacher,
                   strides=args.strides, reps=args.reps, models=args.models, max_windows=args.max_windows)
-    run_id = log_run(table, params, plots + [out / "scores.csv", out / "per_step.csv", out / "tables.md"],
-                     run_name=f"probe-{spec.name}", tags={"probe.task": spec.name})
+    run_id = log_result("tsloop-probe", f"probe-{spec.name}", params=params, metrics=flat_metrics(table),
+                        artifacts=plots + [out / "scores.csv", out / "per_step.csv", out / "tables.md"],
+                        tags={"probe.task": spec.name})
     print(f"report: {out / 'tables.md'}; MLflow run {run_id}")
 
 

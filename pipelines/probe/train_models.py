@@ -23,7 +23,7 @@ from tsloop.data.spec import TaskSpec
 from tsloop.data.task import load_task
 from tsloop.model.config import ModelConfig
 from tsloop.train.config import TrainConfig
-from tsloop.train.fit import fit
+from tsloop.tracking.training import fit_and_record
 
 # variant -> ModelConfig overrides. k_every=1: the deferred K curriculum reaches K_max = 32 after
 # 31 optimizer steps, before the first validation (32 batches), so short runs still train at K_max.
@@ -56,7 +56,7 @@ def use_last_weights(out: Path) -> int:
     from tsloop.bundle import Bundle
 
     bundle = Bundle.load(out / "model.pt")
-    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     if set(state) != set(bundle.state_dict):
         raise RuntimeError(f"{out}: last.ckpt does not hold the bundle's weights")
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                 train = TrainConfig(max_epochs=50, max_time_s=args.max_time or 100.0, batch_size=64, seed=seed,
                                     train_stride=args.train_stride, val_stride=32, limit_train_batches=32,
                                     limit_val_batches=4, patience=3, progress_bar=False)
-            result = fit(task, cfg, train, out_dir=out, experiment="tsloop-probe",
+            result = fit_and_record(task, cfg, train, out_dir=out, experiment="tsloop-probe",
                          run_name=f"train-{s.name}-{variant}-s{seed}",
                          tags={"probe.role": "model", "probe.variant": variant, "probe.seed": str(seed)})
             steps = use_last_weights(out) if args.steps else "?"

@@ -1,5 +1,5 @@
 """Suite 4 (plant what-if): the GRU peer and ridge answer the same queries as tsloop, and the
-ranking / calibration helpers score constructed inputs as they should."""
+trade-off pair scores its own oracle at its limits (the metrics themselves: tests/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pipelines.bench.gru_peer import GRUConfig, GRUWorldModel, PeerTrainConfig, train_peer
-from pipelines.bench.plant_whatif import brier, fit_ridge, pair_scores, ranking_accuracy, reliability, trade_off_plans
+from pipelines.bench.plant_whatif import fit_ridge, pair_scores, trade_off_plans
 from tsloop.data.batch import empty_batch
 
 
@@ -24,10 +24,10 @@ def tiny():
 
 
 def _query(scenario, t0):
-    from tsloop.demo.evaluate import _frames
+    from tsloop.demo.evaluate import frames_at
     from tsloop.demo.scenario import demo_plans, plan_frame
 
-    history, future = _frames(scenario, t0)
+    history, future = frames_at(scenario, t0)
     plans = {n: plan_frame(scenario, future, p) for n, p in demo_plans(scenario, t0, scenario.spec.horizon).items()}
     return history, future, plans
 
@@ -103,33 +103,6 @@ def test_when_ridge_is_fit_then_its_plans_change_its_forecast(tiny):
     hold, out = answer.forecasts["hold"], answer.forecasts["scale_out"]
     assert np.isfinite(hold.samples).all() and ((0 < hold.event_prob) & (hold.event_prob < 1)).all()
     assert not np.allclose(hold.samples, out.samples)
-
-
-def test_when_probabilities_match_the_observed_rates_then_reliability_is_zero():
-    prob = np.repeat([0.05, 0.3, 0.8], 20)
-    outcome = np.concatenate([[1] + [0] * 19, [1] * 6 + [0] * 14, [1] * 16 + [0] * 4])
-    out = reliability(prob, outcome)
-    assert out["reliability"] == pytest.approx(0.0, abs=1e-12)
-    assert out["base_rate"] == pytest.approx(23 / 60)
-    assert [b["n"] for b in out["bins"]] == [20, 20, 20]
-    assert out["brier"] == pytest.approx(brier(prob, outcome))
-
-
-def test_when_probabilities_are_overconfident_then_reliability_and_brier_grow():
-    outcome = np.array([1, 0] * 50)
-    calibrated = reliability(np.full(100, 0.5), outcome)
-    overconfident = reliability(np.full(100, 0.95), outcome)
-    assert calibrated["brier"] == pytest.approx(0.25)
-    assert overconfident["reliability"] == pytest.approx((0.95 - 0.5) ** 2)
-    assert overconfident["brier"] > calibrated["brier"]
-    assert calibrated["brier_skill"] == pytest.approx(0.0)
-
-
-def test_ranking_accuracy_counts_pairs_whose_effect_has_the_true_sign():
-    truth = np.array([-1.0, -2.0, 3.0, 0.5])
-    assert ranking_accuracy(truth * 10, truth) == 1.0
-    assert ranking_accuracy(-truth, truth) == 0.0
-    assert ranking_accuracy(np.array([-1.0, 1.0, 1.0, -1.0]), truth) == 0.5
 
 
 def test_when_the_oracle_answers_the_trade_off_pair_then_its_scores_are_its_own_limits():

@@ -81,3 +81,16 @@ def test_when_freq_is_step_then_integer_indices_are_read(make_frame, make_spec):
     frame = make_frame(n=30).assign(timestamp=np.arange(30) * 1.0)
     table = load_table(make_spec(frame, freq="step"), frame)
     assert table.step_index and table.time[-1] == 29 and table.when(5) == "step 5"
+
+
+def test_when_a_future_frame_lacks_known_future_columns_then_the_error_says_to_pass_them():
+    import pandas as pd
+
+    from tsloop.data.readers import load_table
+    from tsloop.data.spec import TaskSpec
+    from tsloop.errors import DataError
+
+    spec = TaskSpec(target=["y"], known_future=["temperature"], freq="1h", context_length=4, horizon=2)
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=2, freq="h")})
+    with pytest.raises(DataError, match=r"--future FILE"):
+        load_table(spec, frame, roles=("known_future", "intervention"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsloop.metrics import auprc, recall_at_false_alarm
+from tsloop.metrics import auprc, recall_at_false_alarm, weighted_ap, weighted_recall
 from tsloop.probe.latents import ProbeData, moving_detail
-from tsloop.probe.scores import Prediction, Scorer, bootstrap, choose_threshold, weighted_ap, weighted_recall
+from tsloop.probe.scores import Prediction, Scorer, bootstrap, choose_threshold
 
 
 def toy_truth(n: int = 40, k: int = 4, p: int = 2, seed: int = 0) -> ProbeData:

@@ -34,5 +34,7 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--samples", type=int, default=200, help="joint sample paths (default 200)")
+    from tsloop.query.results import NUM_SAMPLES
+
+    parser.add_argument("--samples", type=int, default=NUM_SAMPLES, help=f"joint sample paths (default {NUM_SAMPLES})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample paths (default 0)")

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tsloop.errors import TsloopError
     from tsloop.output import write_table
-    from tsloop.runs import compare_runs
+    from tsloop.tracking.runs import compare_runs
 
     tags = {}
     for item in args.tag:

@@ -1,10 +1,16 @@
 """Entry point of the ``tsloop`` command.
 
-Examples::
+One example per command (``tsloop COMMAND --help`` shows more)::
 
     tsloop data check --task tasks/epf_np.yaml
     tsloop simulate plant --series 8 --steps 20000 --seed 0 --out plant.parquet
-    tsloop --help
+    tsloop train --task tasks/plant_whatif.yaml --preset small --max-epochs 20 --out outputs/plant
+    tsloop forecast --model outputs/plant --history recent.csv --future known.csv --out fc.parquet
+    tsloop whatif --model outputs/plant --history recent.csv --plan hold.csv --plan scale_out.csv --out whatif.json
+    tsloop compare --experiment tsloop-demo --metric val/crps --metric demo/crps_over_oracle_mean
+    tsloop sync --run RUN_ID --to http://mlflow.internal:5000
+    tsloop demo --fast
+    tsloop probe --model outputs/plant --task pipelines/probe/tasks/plant_probe.yaml --k 4,8,16,32
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import warnings
 
 from tsloop import __version__
 from tsloop.errors import TsloopError
+from tsloop.quiet import silence_known_noise
 
 # Sub-command modules, in the order `--help` lists them. A module that is not
 # there yet is skipped, so the CLI grows as features land.
@@ -63,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            silence_known_noise()
             return int(args.func(args) or 0)
     except TsloopError as err:
         print(f"tsloop {args.command}: error: {err}", file=sys.stderr)

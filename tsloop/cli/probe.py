@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 EXAMPLES = """examples:
@@ -62,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from tsloop.forecaster import Forecaster
     from tsloop.probe.evaluate import FAMILIES, probe_model, score_runs, step_curves
     from tsloop.probe.latents import MODES
-    from tsloop.probe.report import HEADLINE, log_run, markdown, plot_steps, plot_vs_k
+    from tsloop.output import write_json, write_table
+    from tsloop.probe.report import HEADLINE, flat_metrics, markdown, plot_steps, plot_vs_k
 
     ks = tuple(sorted(set(_ints(args.k, "--k"))))
     if max(ks) < 2:
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     table.insert(0, "model", Path(str(args.model)).stem if Path(str(args.model)).suffix else Path(str(args.model)).name)
     curves = step_curves([result])
     curves.insert(0, "model", table["model"].iloc[0])
-    table.to_csv(out / "scores.csv", index=False)
-    curves.to_csv(out / "per_step.csv", index=False)
+    write_table(table, out / "scores.csv")
+    write_table(curves, out / "per_step.csv")
     plots = plot_vs_k(table, out) + [plot_steps(curves, out)]
     for metric, (channel, label) in HEADLINE.items():
         channels = [channel] if channel else list(result.events)
@@ -97,12 +97,14 @@ def run(args: argparse.Namespace) -> int:
             text = markdown(table, metric, ch)
             if text:
                 print(f"\n{label} [{ch}]\n{text}")
-    (out / "probe.json").write_text(json.dumps({"sizes": result.sizes, "chosen": result.chosen}, indent=1))
+    write_json({"sizes": result.sizes, "chosen": result.chosen}, out / "probe.json")
     if not args.no_mlflow:
         params = dict(model=args.model, task=spec.name, k=ks, modes=modes, families=families, strides=strides,
                       reps=args.reps, **result.sizes)
-        run_id = log_run(table, params, plots + [out / "scores.csv", out / "per_step.csv"],
-                         experiment=args.experiment, run_name=f"probe-{spec.name}")
+        from tsloop.tracking.record import log_result
+
+        run_id = log_result(args.experiment, f"probe-{spec.name}", params=params, metrics=flat_metrics(table),
+                            artifacts=plots + [out / "scores.csv", out / "per_step.csv"])
         if run_id:
             print(f"\nMLflow run {run_id} (experiment {args.experiment})")
     print(f"scores: {out / 'scores.csv'}; plots: {out}")

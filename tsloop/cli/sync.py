@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tsloop.run_sync import sync_run
+    from tsloop.tracking.sync import sync_run
 
     target_id, sent = sync_run(args.run, args.to, from_uri=args.source, experiment=args.experiment)
     counts = ", ".join(f"{sent[k]} {k}" for k in ("params", "metrics", "tags", "artifacts"))

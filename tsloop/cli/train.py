@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from tsloop.cli.configflags import add_config_flags, config_from_args
 from tsloop.cli.taskargs import add_task_arguments, task_from_args
+from tsloop.train.config import TrainConfig
 
 EXAMPLES = """examples:
   tsloop train --task tasks/plant_forecast.yaml --preset small --max-epochs 20 --out outputs/plant
@@ -21,6 +23,9 @@ see them with `tsloop compare` or `mlflow ui --backend-store-uri sqlite:///mlrun
 """
 
 
+FLAG_ALIASES = {"max_time_s": ("--max-time",)}  # older spellings that scripts use
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a world model on a task",
@@ -34,23 +39,9 @@ def register(subparsers) -> None:
     g.add_argument("--preset", default="small", help="size preset: tiny, small, base (default small)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one model option, e.g. d_model=128, deferred=false (repeatable)")
-    g = p.add_argument_group("training")
-    g.add_argument("--max-epochs", type=int, default=30)
-    g.add_argument("--max-time", type=float, help="wall-clock cap in seconds")
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--patience", type=int, default=5, help="early-stopping patience, in validation checks without a better val/select (whole-horizon CRPS + event BCE)")
-    g.add_argument("--grad-clip", type=float, default=1.0)
-    g.add_argument("--train-stride", type=int, default=1, help="step between training windows")
-    g.add_argument("--val-stride", type=int, default=1)
-    g.add_argument("--limit-train-batches", type=float, default=1.0, help="fraction (<= 1) or count (> 1) of batches per epoch")
-    g.add_argument("--limit-val-batches", type=float, default=1.0)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--accelerator", default="cpu", help="any Lightning accelerator (cpu, gpu, auto, ...)")
-    g.add_argument("--devices", default="1", help="device count or list, as Lightning takes it")
-    g.add_argument("--strategy", default="auto", help="any Lightning strategy (ddp, ddp_spawn, fsdp, ...)")
-    g.add_argument("--num-nodes", type=int, default=1)
-    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    g = p.add_argument_group("training (every field of tsloop.train.config.TrainConfig)")
+    add_config_flags(g, TrainConfig, aliases=FLAG_ALIASES)
+    g.add_argument("--no-progress", dest="progress_bar", action="store_false", help="same as --no-progress-bar")
     g.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                    help="read training windows from the file a chunk of series at a time, so memory follows the "
                         "chunk, not the file (default: only for files above 5,000,000 rows); --no-stream: in memory")
@@ -59,8 +50,6 @@ def register(subparsers) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, help="output folder (default outputs/<task name>)")
     g.add_argument("--resume", action="store_true", help="continue from <out>/checkpoints/last.ckpt, same MLflow run")
-    g.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
-                   help="also save last.ckpt every N training steps, so a run killed mid-epoch resumes there")
     g.add_argument("--experiment", default="tsloop", help="MLflow experiment (default tsloop)")
     g.add_argument("--run-name", help="MLflow run name (default: the task name)")
     g.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="MLflow tag (repeatable)")
@@ -101,11 +90,6 @@ def check_override_types(base: dict, overrides: dict) -> None:
             )
 
 
-def _limit(value: float) -> float | int:
-    """Lightning reads 1.0 as 'all batches' and an int as a count."""
-    return int(value) if value > 1 else value
-
-
 def _task(args: argparse.Namespace):
     """The task in memory, or streamed (``--stream``, or by default above AUTO_STREAM_ROWS rows)."""
     from tsloop.cli.taskargs import spec_from_args
@@ -132,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
     from tsloop.errors import CheckpointError, SpecError
     from tsloop.model.config import ModelConfig
-    from tsloop.train.config import TrainConfig
-    from tsloop.train.fit import fit
+    from tsloop.tracking.store import ui_command
+    from tsloop.tracking.training import fit_and_record
 
     task = _task(args)
     spec = task.spec
@@ -144,29 +128,34 @@ def run(args: argparse.Namespace) -> int:
         model_cfg = ModelConfig.from_dict({**base.to_dict(), **overrides})
     except (TypeError, ValueError, CheckpointError) as err:
         raise SpecError(f"--set {overrides}: {err}") from None
-    devices = int(args.devices) if args.devices.isdigit() else args.devices
-    if getattr(task, "streamed", False) and (args.num_nodes > 1 or (isinstance(devices, int) and devices > 1)
+    train_cfg = config_from_args(args, TrainConfig)
+    devices = train_cfg.devices
+    if getattr(task, "streamed", False) and (train_cfg.num_nodes > 1 or (isinstance(devices, int) and devices > 1)
                                              or "," in str(devices)):
         raise SpecError("streamed training (--stream, or a file above 5,000,000 rows) runs on one process: drop "
                         "--devices/--num-nodes, or train in memory with --no-stream")
-    train_cfg = TrainConfig(
-        max_epochs=args.max_epochs, max_time_s=args.max_time, batch_size=args.batch_size, lr=args.lr,
-        patience=args.patience, grad_clip=args.grad_clip, seed=args.seed, accelerator=args.accelerator,
-        devices=devices, strategy=args.strategy, num_nodes=args.num_nodes, train_stride=args.train_stride,
-        val_stride=args.val_stride, progress_bar=not args.no_progress,
-        limit_train_batches=_limit(args.limit_train_batches), limit_val_batches=_limit(args.limit_val_batches),
-        checkpoint_every=args.checkpoint_every,
-    )
     tags = dict(item.split("=", 1) for item in args.tag if "=" in item)
     out = Path(args.out or f"outputs/{spec.name}")
     print(task.describe())
-    result = fit(task, model_cfg, train_cfg, out_dir=out, experiment=args.experiment,
-                 run_name=args.run_name, tags=tags, resume=args.resume)
-    print(f"\ntrained in {result.wall_time_s:.1f} s; model -> {result.bundle_path}")
-    for key in sorted(k for k in result.metrics if k.startswith("val/")):
-        print(f"  {key:<22} {result.metrics[key]:.4f}")
-    if result.run_id:
-        from tsloop.tracking import ui_command
-
-        print(f"MLflow run {result.run_id} (experiment {args.experiment}); view: {ui_command()}")
+    result = fit_and_record(task, model_cfg, train_cfg, out_dir=out, experiment=args.experiment,
+                            run_name=args.run_name, tags=tags, resume=args.resume)
+    print(training_report(result, args.experiment, ui_command() if result.run_id else None))
     return 0
+
+
+def training_report(result, experiment: str, ui: str | None) -> str:
+    """A few lines after training: steps done, the validation scores, where the files are."""
+    lines = [f"\ntrained {result.steps} optimizer steps in {result.wall_time_s:.1f} s ({result.threads} CPU "
+             f"thread(s)); model -> {result.bundle_path}"]
+    for key in sorted(k for k in result.metrics if k.startswith("val/")):
+        lines.append(f"  {key:<22} {result.metrics[key]:.4f}")
+    if "diag/certified_outer" in result.metrics:
+        lines.append(f"certified Lipschitz bound of one outer step: {result.metrics['diag/certified_outer']:.4f} "
+                     "(< 1: state errors cannot grow over any horizon)")
+    if result.warning:
+        lines.append(f"WARNING: {result.warning}")
+    if result.best_checkpoint:
+        lines.append(f"best checkpoint (lowest val/select) -> {result.best_checkpoint}")
+    if result.run_id:
+        lines.append(f"MLflow run {result.run_id} (experiment {experiment}); view: {ui}")
+    return "\n".join(lines)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import tsloop
 from tsloop.errors import SpecError
 
 SHARED_PREFIX = "shared:"
@@ -24,7 +23,7 @@ def data_root() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     # resolved, so a shared/ that is a symlink still contains the files it names
-    return (Path(tsloop.__file__).resolve().parents[1].parent / "shared" / "data").resolve()
+    return (Path(__file__).resolve().parents[2].parent / "shared" / "data").resolve()
 
 
 def require_data_root() -> Path:
@@ -59,5 +58,12 @@ def resolve_path(data: str, base_dir: Path | None, allow_outside: bool) -> Path:
                 "with --data on the command line."
             )
     if not path.is_file():
+        if data.startswith(SHARED_PREFIX):
+            source = f"${DATA_DIR_ENV}" if os.environ.get(DATA_DIR_ENV) else "the default data root"
+            raise SpecError(
+                f"data file {path} (from data: {data!r}) not found in the data root {root} ({source}). Set "
+                f"{DATA_DIR_ENV} to the folder holding the shared datasets, or see the dataset's card in "
+                "datasets/ for how to obtain the file."
+            )
         raise SpecError(f"data file {path} (from data: {data!r}) not found.")
     return path

@@ -239,10 +239,18 @@ def _require_columns(spec: TaskSpec, names: list[str], origin: str, roles: tuple
         return
     lines = [f"  - {column!r} ({role}) not found.{did_you_mean(column, names)}" for role, column in missing]
     shown = ", ".join(repr(n) for n in names[:40]) + (" ..." if len(names) > 40 else "")
+    future_only = all(role in ("known_future", "intervention") for role, _ in missing)
+    if future_only and not any(did_you_mean(column, names) for _, column in missing):
+        # known-future values are a separate input: the fix is to give them, not to rename anything
+        fix = ("These are known-future or intervention inputs: give their values for the next "
+               f"{spec.horizon} steps in a future frame (--future FILE on the command line, future= in "
+               "Python) or in every plan.")
+    else:
+        fix = "Fix the names: they must match the header exactly."
     raise DataError(
         f"{len(missing)} column(s) named in task {spec.name!r} are missing from {origin}:\n"
         + "\n".join(lines)
-        + f"\nColumns present: {shown}. Fix the names: they must match the header exactly."
+        + f"\nColumns present: {shown}. {fix}"
     )
 
 

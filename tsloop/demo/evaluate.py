@@ -12,12 +12,13 @@ import pandas as pd
 from tsloop import metrics
 from tsloop.demo.scenario import Scenario, demo_plans, logged_plan, plan_frame
 from tsloop.query.objective import prob_better
+from tsloop.query.results import NUM_SAMPLES
 from tsloop.sim.plant.oracle import states_at
 
 OBJECTIVE_CHANNEL = "latency_p95"
 
 
-def _frames(scenario: Scenario, t0: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def frames_at(scenario: Scenario, t0: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """History [t0 - L, t0) and future [t0, t0 + H) rows of every cluster."""
     spec = scenario.spec
     L, H = spec.context_length, spec.horizon
@@ -37,7 +38,7 @@ def origins_in_test_part(scenario: Scenario, count: int) -> list[int]:
 
 
 def evaluate_forecasts(forecaster, scenario: Scenario, origins: list[int], season: int,
-                       num_samples: int = 200, oracle_paths: int = 256) -> pd.DataFrame:
+                       num_samples: int = NUM_SAMPLES, oracle_paths: int = 256) -> pd.DataFrame:
     """Per target: CRPS and MAE of tsloop, seasonal naive and the oracle (original units).
 
     The forecast conditions on the logged future controls. The oracle knows the full state but
@@ -51,7 +52,7 @@ def evaluate_forecasts(forecaster, scenario: Scenario, origins: list[int], seaso
     names = list(spec.target)
     rows = {name: {"tsloop": [], "seasonal_naive": [], "oracle": [], "tsloop_mae": []} for name in names}
     for i, (t0, state) in enumerate(zip(origins, states_at(sim, noise, origins))):
-        history, future = _frames(scenario, t0)
+        history, future = frames_at(scenario, t0)
         result = forecaster.forecast(history, future, num_samples=num_samples, seed=i)
         plan = logged_plan(scenario, t0, H)
         oracle = sim.rollout(state, [plan], noise.exog.temp_forecast[:, t0 : t0 + H], n_paths=oracle_paths, seed=i)[0]
@@ -81,7 +82,7 @@ def _mean_objective(paths: np.ndarray) -> np.ndarray:
     return paths.mean(axis=-1)  # mean over the horizon
 
 
-def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samples: int = 200,
+def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samples: int = NUM_SAMPLES,
                     oracle_paths: int = 256, material: float = 0.05):
     """Hold vs scale-out at each origin and cluster, scored against the simulator.
 
@@ -95,7 +96,7 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
     c = list(spec.target).index(OBJECTIVE_CHANNEL)
     pairs, crps = [], {"tsloop": [], "oracle": []}
     for i, (t0, state) in enumerate(zip(origins, states_at(sim, noise, origins))):
-        history, future = _frames(scenario, t0)
+        history, future = frames_at(scenario, t0)
         plans = demo_plans(scenario, t0, H)
         answer = forecaster.whatif(
             history, {n: plan_frame(scenario, future, p) for n, p in plans.items()},

@@ -13,7 +13,7 @@ from tsloop.demo.evaluate import evaluate_forecasts, evaluate_whatif, origins_in
 from tsloop.demo.scenario import make_scenario
 from tsloop.model.config import ModelConfig
 from tsloop.train.config import TrainConfig
-from tsloop.train.fit import fit
+from tsloop.tracking.training import fit_and_record
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class DemoReport:
     train_time_s: float
     bundle_path: Path
     steps: int = 0  # optimizer steps trained
+    val_crps: float = float("nan")  # whole-horizon validation CRPS of the kept checkpoint (scaled units)
     warning: str | None = None  # set when validation says the model is not usable yet
 
 
@@ -75,7 +76,7 @@ def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int
         max_epochs=1000, max_steps=size.max_steps, seed=seed, train_stride=size.train_stride,
         val_stride=size.train_stride, limit_val_batches=size.limit_val_batches, progress_bar=progress_bar,
     )
-    result = fit(task, model_cfg, train_cfg, out_dir=out_dir, experiment=experiment, run_name="demo-plant",
+    result = fit_and_record(task, model_cfg, train_cfg, out_dir=out_dir, experiment=experiment, run_name="demo-plant",
                  tags={"tsloop.demo": "fast" if fast else "default"})
     from tsloop.forecaster import Forecaster
 
@@ -91,7 +92,8 @@ def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int
     )
     wall = time.perf_counter() - start
     report = DemoReport(forecast_table, whatif_table, whatif_summary, result.run_id, out_dir, wall,
-                        result.wall_time_s, result.bundle_path, result.steps, result.warning)
+                        result.wall_time_s, result.bundle_path, result.steps,
+                        result.metrics.get("val/crps", float("nan")), result.warning)
     _save(report, scenario, forecaster)
     return report
 
@@ -108,17 +110,12 @@ def _save(report: DemoReport, scenario, forecaster) -> None:
     write_json(headline, out / "summary.json")
     png = whatif_plot(forecaster, scenario, out / "whatif_comparison.png")
     if report.run_id:
-        import mlflow
+        from tsloop.tracking.record import log_result
 
-        from tsloop import tracking
-
-        client = mlflow.MlflowClient(tracking.tracking_uri())
-        for key, value in headline.items():
-            if isinstance(value, (int, float)):
-                client.log_metric(report.run_id, f"demo/{key}", float(value))
-        for path in (out / "forecast_eval.csv", out / "whatif_eval.csv", out / "summary.json"):
-            client.log_artifact(report.run_id, str(path), "demo")
-        client.log_artifact(report.run_id, str(png), "plots")
+        log_result("", "", run_id=report.run_id, metrics={f"demo/{k}": v for k, v in headline.items()},
+                   artifacts=(out / "forecast_eval.csv", out / "whatif_eval.csv", out / "summary.json"),
+                   artifact_dir="demo")
+        log_result("", "", run_id=report.run_id, artifacts=(png,), artifact_dir="plots")
 
 
 def headline_metrics(report: DemoReport) -> dict:
@@ -134,7 +131,7 @@ def headline_metrics(report: DemoReport) -> dict:
 
 
 def summary_text(report: DemoReport) -> str:
-    from tsloop.tracking import ui_command
+    from tsloop.tracking.store import ui_command
 
     t = report.forecast_table
     w = report.whatif_summary
@@ -159,7 +156,8 @@ def summary_text(report: DemoReport) -> str:
         f"  counterfactual CRPS of latency: tsloop {w['cf_crps_tsloop']:.4g} vs oracle {w['cf_crps_oracle']:.4g} "
         f"(ratio {w['cf_crps_ratio']:.2f})",
         "",
-        f"training {report.steps} optimizer steps in {report.train_time_s:.0f} s, total {report.wall_time_s:.0f} s",
+        f"training {report.steps} optimizer steps in {report.train_time_s:.0f} s (validation CRPS "
+        f"{report.val_crps:.4g}, scaled units), total {report.wall_time_s:.0f} s",
         f"outputs: {report.out_dir}/ (model.pt, forecast_eval.csv, whatif_eval.csv, summary.json, whatif_comparison.png)",
     ]
     if report.warning:

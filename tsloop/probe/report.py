@@ -1,4 +1,4 @@
-"""Probe results as tables, plots and an MLflow run.
+"""Probe results as tables, plots and the metrics of an MLflow run.
 
 Example::
 
@@ -6,7 +6,8 @@ Example::
     table.insert(0, "model", "dd")
     print(markdown(table, "dense_r2"))
     paths = plot_vs_k(table, "out/")                   # one PNG per headline metric
-    log_run(table, curves, params, paths, experiment="tsloop-probe")
+    log_result("tsloop-probe", "probe", params=params, metrics=flat_metrics(table),
+               artifacts=paths)                          # tsloop.tracking.record
 """
 
 from __future__ import annotations
@@ -59,10 +60,7 @@ def markdown(table: pd.DataFrame, metric: str, channel: str = "mean") -> str:
 
 def plot_vs_k(table: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
     """Score vs K per headline metric: one panel per probe family, one line per model and latents."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tsloop.plots import plt, save_figure
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,19 +92,13 @@ def plot_vs_k(table: pd.DataFrame, out_dir: str | Path, title: str = "") -> list
             axes[0][-1].legend(fontsize=7)
             fig.suptitle(f"{title}{label}" + ("" if ch == "mean" else f" — {ch}"), fontsize=9)
             fig.tight_layout()
-            path = out_dir / f"{metric}_{ch}.png"
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-            paths.append(path)
+            paths.append(save_figure(fig, out_dir / f"{metric}_{ch}.png", dpi=110))
     return paths
 
 
 def plot_steps(curves: pd.DataFrame, out_dir: str | Path, title: str = "") -> Path:
     """Per-step scores of h_k alone (channel means), one panel per metric, line per model/latents/probe."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tsloop.plots import plt, save_figure
 
     metrics = ["dense_r2", "detail_r2", "step_auprc"]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.6))
@@ -128,37 +120,16 @@ def plot_steps(curves: pd.DataFrame, out_dir: str | Path, title: str = "") -> Pa
     axes[-1].legend(fontsize=6)
     fig.suptitle(f"{title}scores of each intermediate latent h_k alone (mean over channels and seeds)", fontsize=9)
     fig.tight_layout()
-    path = Path(out_dir) / "per_step.png"
-    fig.savefig(path, dpi=80)  # four wide panels: keeps the file under 200 KB
-    plt.close(fig)
-    return path
+    return save_figure(fig, Path(out_dir) / "per_step.png", dpi=80)  # four wide panels: keeps the file under 200 KB
 
 
-def log_run(table: pd.DataFrame, params: dict, artifacts: list[Path], *, experiment: str = "tsloop-probe",
-            run_name: str = "probe", tags: dict | None = None) -> str | None:
-    """One MLflow run: params, every channel-mean score and interval as metrics, files as artifacts."""
-    import mlflow
-
-    from tsloop import tracking
-
-    try:
-        mlflow.set_tracking_uri(tracking.tracking_uri())
-        if mlflow.get_experiment_by_name(experiment) is None:
-            mlflow.create_experiment(experiment, artifact_location=tracking.artifact_location())
-        mlflow.set_experiment(experiment)
-        with mlflow.start_run(run_name=run_name, tags=tags) as run:
-            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-            metrics = {}
-            for row in table.itertuples():
-                base = f"{row.model}.{row.mode}.{row.family}.{row.metric}.{row.channel}.K{row.K}"
-                for stat in ("mean", "lo", "hi"):
-                    value = getattr(row, stat)
-                    if pd.notna(value):
-                        metrics[f"{base}.{stat}".replace(" ", "_")] = float(value)
-            mlflow.log_metrics(metrics)
-            for path in artifacts:
-                mlflow.log_artifact(str(path))
-            return run.info.run_id
-    except Exception as err:  # tracking must never cost the results on disk
-        print(f"warning: MLflow logging failed ({type(err).__name__}: {str(err)[:200]}); results are on disk")
-        return None
+def flat_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """Every score and interval bound as one MLflow metric name -> value (missing cells left out)."""
+    metrics = {}
+    for row in table.itertuples():
+        base = f"{row.model}.{row.mode}.{row.family}.{row.metric}.{row.channel}.K{row.K}"
+        for stat in ("mean", "lo", "hi"):
+            value = getattr(row, stat)
+            if pd.notna(value):
+                metrics[f"{base}.{stat}".replace(" ", "_")] = float(value)
+    return metrics

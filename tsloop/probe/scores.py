@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tsloop.metrics import weighted_ap, weighted_recall
 from tsloop.probe.latents import ProbeData
 
 
@@ -39,31 +40,6 @@ class Prediction:
     dense_raw: np.ndarray  # (N, K, P, Ct) data units
     detail: np.ndarray  # (N, K, P, Ct) scaled units
     event: np.ndarray  # (N, K, P, Ce) scores (higher = more likely)
-
-
-def weighted_ap(order_label: np.ndarray, order_weight: np.ndarray) -> float:
-    """Average precision of elements already sorted by decreasing score, with element weights."""
-    pos = order_weight * order_label
-    total = pos.sum()
-    if total <= 0:
-        return float("nan")
-    tp = np.cumsum(pos)
-    seen = np.cumsum(order_weight)
-    precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
-    return float((precision * pos).sum() / total)
-
-
-def weighted_recall(order_label: np.ndarray, order_weight: np.ndarray, false_alarm: float) -> float:
-    """Recall at the threshold letting ``false_alarm`` of the (weighted) negatives fire."""
-    pos = order_weight * order_label
-    neg = order_weight * (1 - order_label)
-    if pos.sum() <= 0 or neg.sum() <= 0:
-        return float("nan")
-    fa = np.cumsum(neg) / neg.sum()
-    ok = np.nonzero(fa <= false_alarm)[0]
-    if len(ok) == 0:
-        return 0.0
-    return float(np.cumsum(pos)[ok[-1]] / pos.sum())
 
 
 def first_index(flags: np.ndarray) -> np.ndarray:

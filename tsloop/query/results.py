@@ -10,6 +10,7 @@ import pandas as pd
 from tsloop.query.objective import Effect, Objective
 
 DEFAULT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+NUM_SAMPLES = 200  # joint sample paths per query unless the caller asks otherwise
 
 
 @dataclass

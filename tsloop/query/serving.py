@@ -25,13 +25,20 @@ import math
 import pandas as pd
 
 from tsloop.errors import PlanError, TsloopError
+from tsloop.query.forecast import forecast, split_frame
+from tsloop.query.loading import range_margin
+from tsloop.query.results import NUM_SAMPLES
+from tsloop.query.whatif import whatif
 
 PLAN_COLUMN = "plan"
 MAX_SAMPLES = 2000  # per request: a bound on the memory and time one request can take
 
 
 def answer(forecaster, frame: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-    """The forecast or what-if table for one request (see the module docstring)."""
+    """The forecast or what-if table for one request (see the module docstring).
+
+    ``forecaster``: anything with ``model``, ``spec`` and ``scaler`` (a ``Forecaster``, or the
+    ``query.loading.Loaded`` bundle the pyfunc model holds)."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
@@ -43,7 +50,10 @@ def answer(forecaster, frame: pd.DataFrame, params: dict | None = None) -> pd.Da
 
 
 def _answer(forecaster, frame: pd.DataFrame, params: dict) -> pd.DataFrame:
-    num_samples, seed = _integer(params, "num_samples", 200, 1, MAX_SAMPLES), _integer(params, "seed", 0, 0, 2**31 - 1)
+    num_samples = _integer(params, "num_samples", NUM_SAMPLES, 1, MAX_SAMPLES)
+    seed = _integer(params, "seed", 0, 0, 2**31 - 1)
+    m = forecaster
+    margin = m.range_margin if hasattr(m, "range_margin") else range_margin(getattr(m, "meta", {}))
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise PlanError("the request holds no rows; send each series' history followed by its next horizon rows "
                         "(as dataframe_split or dataframe_records)")
@@ -52,7 +62,9 @@ def _answer(forecaster, frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     names = list(dict.fromkeys(labels[labelled].astype(str)))
     rows = frame.drop(columns=[PLAN_COLUMN], errors="ignore")
     if len(names) <= 1:  # a plain forecast, or a forecast under the one plan given
-        return forecaster.forecast_frame(rows, num_samples=num_samples, seed=seed)
+        history, future = split_frame(m.spec, rows)
+        return forecast(m.model, m.spec, m.scaler, history, future, num_samples=num_samples, seed=seed,
+                        range_margin=margin).to_frame()
     history = rows[~labelled]
     spec = forecaster.spec  # a plan holds the horizon's keys and the inputs a plan may set, nothing else
     keep = [spec.timestamp, *([spec.series_id] if spec.series_id else []),
@@ -63,8 +75,8 @@ def _answer(forecaster, frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     if not 0 < interval < 1:
         raise PlanError(f"params.interval {interval!r}: give the central interval as a fraction in (0, 1), e.g. 0.9")
     objective = params.get("objective") or None
-    result = forecaster.whatif(history, plans, objective=objective, num_samples=num_samples, seed=seed,
-                               interval=interval)
+    result = whatif(m.model, m.spec, m.scaler, history, plans, objective=objective, num_samples=num_samples,
+                    seed=seed, interval=interval, range_margin=margin)
     table = pd.concat([result.plans_frame().assign(table="forecast"), result.effects_frame().assign(table="effect")],
                       ignore_index=True)
     return table.astype(object).where(table.notna(), None)  # JSON null, not NaN, for cells a row does not use

@@ -27,20 +27,29 @@ class TrainConfig:
     val_check_steps: int = 0  # validate every N optimizer steps; 0 = each epoch end, or 10 times over max_steps
     limit_train_batches: float | int = 1.0  # fraction or count of batches per epoch
     limit_val_batches: float | int = 1.0
-    val_samples: int = 0  # sample paths per window for validation CRPS; 0 = CRPS from the quantile grid
     threads: int = 0  # torch CPU threads; 0 = auto: the cores the 1-minute load average leaves idle, at least 1
     num_workers: int = 0
     deterministic: bool = True
     progress_bar: bool = True
     checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
+    range_margin: float | None = 1.0  # forecasts are clipped to the train range widened by this many widths; None = off
 
-    def validation_interval(self) -> int | None:
-        """Optimizer steps between validation checks, or None for once per epoch."""
+    def validation_interval(self, batches_per_epoch: int | None = None) -> int | None:
+        """Optimizer steps between validation checks, or None for once per epoch end.
+
+        With a step budget that ends before the epochs do, 10 checks spread over the budget (a
+        budget may end mid-epoch); when the epochs end first (``batches_per_epoch`` known), the
+        epoch ends, so the last step is always validated."""
         if self.val_check_steps > 0:
             return self.val_check_steps
-        if self.max_steps:  # a budget may end mid-epoch: validate 10 times over it, the last at its end
-            return -(-self.max_steps // 10)
-        return None
+        if not self.max_steps:
+            return None
+        if batches_per_epoch is not None:
+            batches = self.limit_train_batches
+            per_epoch = min(batches_per_epoch, int(batches) if batches > 1 else max(1, int(batches * batches_per_epoch)))
+            if self.max_epochs * per_epoch <= self.max_steps:
+                return None
+        return -(-self.max_steps // 10)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,20 +1,23 @@
-"""``fit``: config → data → model → trainer → MLflow, in one composer.
+"""``fit``: config → data → model → trainer, returning what was trained.
+
+Recording the run is the caller's: ``fit`` takes any Lightning logger (or none), and
+:func:`tsloop.tracking.training.fit_and_record` composes it with MLflow.
 
 Example::
 
     from tsloop.data.task import load_task
-    from tsloop.model import ModelConfig
-    from tsloop.train import TrainConfig, fit
+    from tsloop.model.config import ModelConfig
+    from tsloop.train.config import TrainConfig
+    from tsloop.train.fit import fit
 
     task = load_task("tasks/plant_forecast.yaml")
     cfg = ModelConfig.preset("small", dims=task.spec.dims, context_length=96, horizon=24)
     result = fit(task, cfg, TrainConfig(max_epochs=10), out_dir="outputs/plant")
-    print(result.metrics, result.run_id)
+    print(result.metrics, result.bundle_path)
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,16 +27,14 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from tsloop.bundle import Bundle
-from tsloop.errors import CheckpointError, TrainingDivergedError, TsloopError
+from tsloop.errors import CheckpointError, TsloopError
 from tsloop.train.callbacks import DivergenceGuard, RngState
 from tsloop.train.config import TrainConfig
 from tsloop.train.datamodule import TelemetryDataModule
-from tsloop.train.logging import make_logger, record_run
 from tsloop.train.module import WorldModelModule
 from tsloop.train.threads import set_threads
 
 SELECT_METRIC = "val/select"  # best checkpoint and early stopping (WorldModelModule.on_validation_epoch_end)
-RUN_FILE = "run.json"  # remembers the MLflow run id so --resume continues the same run
 
 
 @dataclass
@@ -48,12 +49,12 @@ class FitResult:
     threads: int = 1  # torch CPU threads used
     warning: str | None = None  # set when validation says the model is not usable yet (``usability``)
     extra: dict = field(default_factory=dict)
+    rank_zero: bool = True  # under DDP only rank 0 writes the model file and records the run
 
 
-def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, tuple[int, int]]:
-    """The checkpoint to resume from, the MLflow run to continue, and (the epoch training goes on
-    with, the batches of it already done); CheckpointError if the checkpoint is unreadable or from
-    another model."""
+def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, tuple[int, int]]:
+    """The checkpoint to resume from and (the epoch training goes on with, the batches of it
+    already done); CheckpointError if the checkpoint is unreadable or from another model."""
     last = out_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise CheckpointError(
@@ -80,9 +81,7 @@ def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, str | None, t
             "same task, --preset and --set options as the interrupted run, or start without --resume "
             "in a new --out folder."
         )
-    run_file = out_dir / RUN_FILE
-    run_id = json.loads(run_file.read_text()).get("run_id") if run_file.is_file() else None
-    return str(last), run_id, (epoch + 1, 0) if at_end else (epoch, done)
+    return str(last), (epoch + 1, 0) if at_end else (epoch, done)
 
 
 def fit(
@@ -91,16 +90,14 @@ def fit(
     train_config: TrainConfig,
     *,
     out_dir: str | Path,
-    experiment: str = "tsloop",
-    run_name: str | None = None,
-    tags: dict[str, str] | None = None,
+    logger=None,
     resume: bool = False,
 ) -> FitResult:
-    """Train on ``task`` with Lightning, log everything to MLflow, and write ``out_dir/model.pt``."""
+    """Train on ``task`` with Lightning and write ``out_dir/model.pt``; epoch metrics go to
+    ``logger`` (any Lightning logger; None logs nothing)."""
     out_dir = Path(out_dir)
-    _check_writable(out_dir)
-    ckpt_path, run_id, (epoch, done) = (_resume_state(out_dir, model_config.to_dict()) if resume
-                                        else (None, None, (0, 0)))
+    check_writable(out_dir)
+    ckpt_path, (epoch, done) = _resume_state(out_dir, model_config.to_dict()) if resume else (None, (0, 0))
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
     threads = set_threads(train_config.threads)
 
@@ -110,9 +107,7 @@ def fit(
         DataModule = TelemetryDataModule
     datamodule = DataModule(task, train_config, resume_batches=done, resume_epoch=epoch)
     module = WorldModelModule(model_config.to_dict(), train_config.to_dict())
-    logger = make_logger(experiment, run_name or task.spec.name, run_id=run_id, tags=tags)
-    if logger is not None and logger.run_id:
-        (out_dir / RUN_FILE).write_text(json.dumps({"run_id": logger.run_id, "experiment": experiment}))
+    run_id = getattr(logger, "run_id", None)
 
     checkpoint = ModelCheckpoint(
         dirpath=out_dir / "checkpoints", filename="best", monitor=SELECT_METRIC, save_top_k=1,
@@ -123,14 +118,19 @@ def fit(
         dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False,
         every_n_train_steps=train_config.checkpoint_every or None, save_on_train_epoch_end=True,
     )
-    interval = train_config.validation_interval()
+    per_epoch = _batches_per_epoch(task, train_config)
+    interval = train_config.validation_interval(per_epoch)
+    # Lightning is given the step budget only when it ends training before the epochs do: with both set,
+    # a run resumed from an epoch-end checkpoint stopped at once without training (Lightning 2.6)
+    steps_bind = train_config.max_steps is not None and not (
+        per_epoch is not None and interval is None and train_config.val_check_steps == 0)
     # strict=False: a step budget that ends between two checks must not fail the run
     stopper = EarlyStopping(monitor=SELECT_METRIC, patience=train_config.patience, strict=False)
     callbacks = [checkpoint, last, stopper,
                  DivergenceGuard(), RngState()]
     trainer = pl.Trainer(
         max_epochs=train_config.max_epochs,
-        max_steps=train_config.max_steps if train_config.max_steps is not None else -1,
+        max_steps=train_config.max_steps if steps_bind else -1,
         val_check_interval=interval,
         check_val_every_n_epoch=None if interval else 1,
         max_time={"seconds": train_config.max_time_s} if train_config.max_time_s else None,
@@ -154,11 +154,7 @@ def fit(
     start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    except TrainingDivergedError:
-        _mark_failed(logger)
-        raise
     except OSError as err:  # disk full, folder made read-only or removed while training
-        _mark_failed(logger)
         raise TsloopError(
             f"training stopped: writing under {out_dir} failed ({err.strerror or err}). Checkpoints are "
             "written atomically, so the last complete one is intact: free space (or fix the folder's "
@@ -181,7 +177,8 @@ def fit(
         meta={
             "fingerprint": task.fingerprint(),
             "train_config": train_config.to_dict(),
-            "run_id": logger.run_id if logger is not None else None,
+            "run_id": run_id,
+            "range_margin": train_config.range_margin,
             "parameters": n_params,
             "best_epoch_metrics": metrics,
         },
@@ -189,11 +186,16 @@ def fit(
     # under DDP every rank gets here; one file, one MLflow run: rank 0 writes and logs
     bundle_path = bundle.save(out_dir / "model.pt") if trainer.is_global_zero else out_dir / "model.pt"
     steps = int(trainer.global_step)
-    result = FitResult(bundle_path, logger.run_id if logger else None, metrics, wall, out_dir, best,
-                       steps=steps, threads=threads, warning=usability(metrics, steps))
-    if logger is not None and trainer.is_global_zero:
-        record_run(logger, result, task, model, model_config, train_config)
-    return result
+    return FitResult(bundle_path, run_id, metrics, wall, out_dir, best, steps=steps, threads=threads,
+                     warning=usability(metrics, steps), rank_zero=trainer.is_global_zero)
+
+
+def _batches_per_epoch(task, config: TrainConfig) -> int | None:
+    """Training batches in one epoch (one process), or None when the task cannot say (streamed)."""
+    try:
+        return -(-len(task.dataset("train", stride=config.train_stride)) // config.batch_size)
+    except (AttributeError, TypeError, NotImplementedError):
+        return None
 
 
 def usability(metrics: dict[str, float], steps: int) -> str | None:
@@ -206,7 +208,7 @@ def usability(metrics: dict[str, float], steps: int) -> str | None:
             "steps (--max-steps), or check the task's roles and context length.")
 
 
-def _check_writable(out_dir: Path) -> None:
+def check_writable(out_dir: Path) -> None:
     """TsloopError now, not after training, if ``out_dir`` cannot be created or written."""
     import tempfile
 
@@ -219,13 +221,3 @@ def _check_writable(out_dir: Path) -> None:
             f"cannot write to the output folder {out_dir}: {err.strerror or err}. Choose a writable folder "
             "with --out (and check the disk is not full)."
         ) from None
-
-
-def _mark_failed(logger) -> None:
-    """Close the MLflow run as FAILED, so the tracking UI does not show it running forever."""
-    if logger is None or not logger.run_id:
-        return
-    try:
-        logger.experiment.set_terminated(logger.run_id, status="FAILED")
-    except Exception:  # the tracking store may be the thing that failed
-        pass

@@ -35,7 +35,10 @@ class WorldModelModule(pl.LightningModule):
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._shared_step(batch, "train")
+        loss = self._shared_step(batch, "train")
+        # every logging interval too, so learning curves have points before the first epoch ends
+        self.log("train/step_loss", loss, on_step=True, on_epoch=False, batch_size=batch["past_target"].shape[0])
+        return loss
 
     def optimizer_step(self, *args, **kwargs) -> None:
         super().optimizer_step(*args, **kwargs)

@@ -18,7 +18,7 @@ import warnings
 from lightning.pytorch.loggers import MLFlowLogger
 from mlflow import MlflowClient
 
-from tsloop import tracking
+from tsloop.tracking import store as tracking
 
 UNSYNCED_TAG = "tsloop.unsynced_remote"  # the server a local run should be synced to
 REMOTE_RUN_TAG = "tsloop.remote_run"  # the run on that server this local run continues

@@ -15,7 +15,8 @@ import pytest
 
 from tsloop import tracking
 from tsloop.cli.main import main
-from tsloop.train.logging import make_logger, probe_server
+from tsloop.tracking.logger import make_logger
+from tsloop.tracking.store import probe_server
 
 SERVER_START_S = 120  # bounded wait for `mlflow server` to answer /health
 

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from tsloop import tracking
+from tsloop.tracking import store as tracking
 from tsloop.errors import CheckpointError, TsloopError
 
 RUN_ID = re.compile(r"^(runs:/)?([0-9a-f]{32})/?$")

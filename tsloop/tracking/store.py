@@ -1,4 +1,4 @@
-"""Where MLflow runs go.
+"""Where MLflow runs go, and whether a remote store answers.
 
 MLflow 3 defaults to ``sqlite:///mlflow.db`` in whatever folder you happen to be in,
 and its plain-file store refuses to start. tsloop keeps every run in one place
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+PROBE_TIMEOUT_S = 3.0  # how long to wait for a remote tracking server before going local
 
 
 def mlruns_dir() -> Path:
@@ -57,3 +59,23 @@ def artifact_location(local: bool = False) -> str | None:
 def ui_command(uri: str | None = None) -> str:
     """The command that opens the MLflow UI on a store (default: the configured one)."""
     return f"mlflow ui --backend-store-uri {uri or tracking_uri()}"
+
+
+def probe_server(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Raise ConnectionError at once if an http(s) tracking server does not answer its health check.
+
+    MLflow's own client retries an unreachable server with backoff for minutes; one plain request
+    with a short timeout decides instead. Other stores (sqlite, files) need no probe.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as response:
+            response.read(64)
+    except urllib.error.HTTPError:
+        return  # it answered: a server without /health (or behind a proxy) is still reachable
+    except (OSError, ValueError) as err:
+        raise ConnectionError(f"no answer from {uri} within {timeout_s:g} s ({err})") from None

@@ -13,18 +13,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import pandas as pd
+
+from tsloop.query.results import NUM_SAMPLES
 
 
 class TsloopForecastModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from tsloop.forecaster import Forecaster
+        from tsloop.bundle import Bundle
+        from tsloop.query.loading import load_bundle
 
-        self._forecaster = Forecaster.from_bundle_path(context.artifacts["bundle"])
+        self._loaded = load_bundle(Bundle.load(context.artifacts["bundle"]))
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         from tsloop.query.serving import answer  # forecasts and what-if queries, one request format
 
-        return answer(self._forecaster, model_input, params)
+        return answer(self._loaded, model_input, params)
 
 
 def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
@@ -34,12 +38,12 @@ def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ParamSchema, ParamSpec
 
-    import tsloop
+    from tsloop.version import __version__
 
     # input columns differ per task, so only the params are declared; without a params schema
     # MLflow would drop `params` at predict time
     signature = ModelSignature(
-        params=ParamSchema([ParamSpec("num_samples", "long", 200), ParamSpec("seed", "long", 0),
+        params=ParamSchema([ParamSpec("num_samples", "long", NUM_SAMPLES), ParamSpec("seed", "long", 0),
                             ParamSpec("objective", "string", ""), ParamSpec("interval", "double", 0.9)])
     )
 
@@ -53,5 +57,5 @@ def log_pyfunc(logger, bundle_path: Path, name: str = "pyfunc") -> None:
             python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"bundle": str(bundle_path)},
             signature=signature,
-            pip_requirements=[f"tsloop=={tsloop.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
+            pip_requirements=[f"tsloop=={__version__}", f"torch=={torch.__version__.split('+')[0]}"],
         )

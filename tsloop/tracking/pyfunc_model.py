@@ -1,8 +1,8 @@
 """MLflow "models from code" entry: MLflow stores this file with the model and runs it on
-load, so the logged model holds no pickled object (see tsloop.pyfunc)."""
+load, so the logged model holds no pickled object (see tsloop.tracking.pyfunc)."""
 
 import mlflow
 
-from tsloop.pyfunc import TsloopForecastModel
+from tsloop.tracking.pyfunc import TsloopForecastModel
 
 mlflow.models.set_model(TsloopForecastModel())

@@ -17,11 +17,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tsloop import tracking
+from tsloop.tracking import store as tracking
 from tsloop.errors import TsloopError
 
 SYNCED_FROM, SYNCED_TO = "tsloop.synced_from", "tsloop.synced_to"
-UNSYNCED_TAG, REMOTE_RUN_TAG = "tsloop.unsynced_remote", "tsloop.remote_run"  # see train/fallback_logger.py
+UNSYNCED_TAG, REMOTE_RUN_TAG = "tsloop.unsynced_remote", "tsloop.remote_run"  # see tracking/fallback_logger.py
 LOCAL_ONLY_TAGS = {UNSYNCED_TAG, REMOTE_RUN_TAG, SYNCED_TO}
 
 
@@ -31,7 +31,7 @@ def sync_run(run_id: str, to_uri: str, from_uri: str | None = None, experiment: 
     "artifacts": n, "into": "remote run" | "earlier copy" | "new run"}``."""
     import mlflow
 
-    from tsloop.train.logging import probe_server
+    from tsloop.tracking.store import probe_server
 
     source_uri = from_uri or tracking.local_tracking_uri()
     source = mlflow.MlflowClient(source_uri)
