@@ -17,7 +17,8 @@ protocol in four ways. This module reproduces them so that our scores are compar
 A test patient's last origin t is the first day whose factual V[t+1] reaches the death volume
 or whose recovery uniform of day t is <= exp(-V[t+1] * density); the volume is not zeroed.
 Random numbers come from our per-cohort streams, so values (and row counts) are not
-bit-identical to the reference's np.random.seed runs; scripts/tumour_ct_counts.py compares.
+bit-identical to the reference's np.random.seed runs; datasets/tumour/README.md compares the
+row counts, and tests/sim/test_tumour_ct.py checks each behaviour.
 """
 
 from __future__ import annotations
