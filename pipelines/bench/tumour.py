@@ -3,6 +3,7 @@
     python -m pipelines.bench.tumour                                  # gamma 0..4, seeds 10 101 1010
     python -m pipelines.bench.tumour --gammas 4 --seeds 10 --time-cap 60 --models persistence,ridge,tsloop
     python -m pipelines.bench.tumour --report-only                    # rewrite RESULTS_tumour.md from the JSON
+    python -m pipelines.bench.tumour --gammas 4 --seeds 10 --ct-compatible   # the CT code's cohorts and test sets
 
 Per gamma x seed: one reduced benchmark (`make_benchmark`, sizes below), the three reference
 predictors (persistence, pooled least-squares growth fit, noise-free true model), ridge and tsloop
@@ -10,6 +11,12 @@ on the same cohorts; RMSE % of the death volume one-step and tau = 2..6 per plan
 ranking by predicted final volume V[t+6]. Results merge into pipelines/bench/results/tumour.json
 (key model/g<gamma>/s<seed>); every run is logged to the MLflow experiment `bench` as
 tumour/<model>/g<gamma>/s<seed>.
+
+With --ct-compatible every cohort follows the Causal Transformer code (`make_benchmark(mode="ct")`,
+tsloop/sim/tumour/ct.py), the test sets the published tables were scored on: results go to
+results/tumour_ct.json, MLflow metrics get a `ct_` prefix, saved models go to
+outputs/bench/tumour_ct/, and RESULTS_tumour.md is not rewritten. Plan ranking there uses only
+the patient-days that kept all 10 plans (the CT code drops rows whose rollout hits NaN).
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ import numpy as np
 import torch
 
 from pipelines.bench.tumour_data import (
-    FAMILIES, MATERIAL_GAP, STEPS, CohortArrays, LogScale, queries, query_cohort, ranking_scores,
-    reference_volumes, rmse_scores,
+    FAMILIES, MATERIAL_GAP, STEPS, CohortArrays, LogScale, complete_plan_groups, queries, query_cohort,
+    ranking_scores, reference_volumes, rmse_scores,
 )
 
 RESULTS = Path("pipelines/bench/results/tumour.json")
@@ -52,7 +59,8 @@ def evaluate(volumes_of, bench) -> tuple[dict, float]:
         rmse = rmse_scores(pred, q)
         out[name] = float(rmse[0]) if name == "one_step" else [float(v) for v in rmse]
         if name in FAMILIES:
-            out["ranking"][name] = ranking_scores(pred[:, STEPS - 1], q.target[:, -1])
+            keep = complete_plan_groups(q.patient, q.origin)  # all rows, except in the CT-compatible sets
+            out["ranking"][name] = ranking_scores(pred[keep, STEPS - 1], q.target[keep, -1])
     return out, predict_s
 
 
@@ -66,7 +74,9 @@ def run_one(gamma: float, seed: int, models: list[str], args, prior: dict | None
     from tsloop.sim.tumour.reference import growth_ls, persistence, true_model
 
     n_test = args.rescore_test if prior is not None else args.test
-    bench = make_benchmark(gamma, seed, n_train=args.train, n_val=args.val, n_test=n_test)
+    ct = getattr(args, "ct_compatible", False)
+    bench = make_benchmark(gamma, seed, n_train=args.train, n_val=args.val, n_test=n_test, mode="ct" if ct else "default")
+    suite = "tumour_ct" if ct else "tumour"
     scale = LogScale.fit(bench.train)
     arrays = {name: CohortArrays.of(getattr(bench, name), scale)
               for name in ("train", "val", "test_one_step", "test_multi_step")}
@@ -100,8 +110,8 @@ def run_one(gamma: float, seed: int, models: list[str], args, prior: dict | None
             task = TumourWindowsTask(gamma, seed, arrays["train"], arrays["val"], scale)
             variant = TSLOOP_VARIANTS[model]
             fitted = fit_tsloop(task, preset=args.preset, time_cap_s=variant.get("time_cap_s", args.time_cap), seed=0,
-                                run_name=f"tumour/{model}/g{gamma:g}/s{seed}",
-                                out_dir=Path(f"outputs/bench/tumour/{model}_g{gamma:g}_s{seed}"),
+                                run_name=f"{suite}/{model}/g{gamma:g}/s{seed}",
+                                out_dir=Path(f"outputs/bench/{suite}/{model}_g{gamma:g}_s{seed}"),
                                 overrides=variant.get("model"), train=variant.get("train"))
             info.update(fit_s=fitted.fit_s, best_s=fitted.best_s, params=fitted.params, hparams=fitted.hparams,
                         run_id=fitted.run_id)
@@ -124,7 +134,7 @@ def _record(model, gamma, seed, scores, info, predict_s, start, args, prior) -> 
         result["run_id"] = old.get("run_id")
         log_mlflow(key, result, args, prefix=f"test{n_test}_")
     else:
-        result["run_id"] = log_mlflow(key, result, args)
+        result["run_id"] = log_mlflow(key, result, args, prefix="ct_" if getattr(args, "ct_compatible", False) else "")
     print(f"{key}: one-step {scores['one_step']:.3f} | sliding tau2..6 "
           f"{' '.join(f'{v:.3f}' for v in scores['sliding_treatment'])} | random "
           f"{' '.join(f'{v:.3f}' for v in scores['random_trajectories'])} | {result['wall_s']:.0f} s", flush=True)
@@ -178,7 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rescore-test", type=int, default=0,
                         help="re-score the saved models of results/tumour.json on this many test patients (no training)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--ct-compatible", action="store_true",
+                        help="cohorts and test sets as the Causal Transformer code makes them (results/tumour_ct.json)")
     args = parser.parse_args(argv)
+    if args.ct_compatible and (args.rescore_test or args.report_only):
+        raise SystemExit("--ct-compatible trains and scores its own runs; it does not combine with --rescore-test or --report-only")
     torch.set_num_threads(1)
     command = "python -m pipelines.bench.tumour " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.rescore_test and not args.report_only:
@@ -189,7 +203,10 @@ def main(argv: list[str] | None = None) -> None:
     elif not args.report_only:
         for gamma in [float(g) for g in args.gammas.split(",")]:
             for seed in [int(s) for s in args.seeds.split(",")]:
-                save(run_one(gamma, seed, args.models.split(","), args), args, command.strip())
+                save(run_one(gamma, seed, args.models.split(","), args), args, command.strip(),
+                     RESULTS.with_name("tumour_ct.json") if args.ct_compatible else RESULTS)
+    if args.ct_compatible:
+        return
     from pipelines.bench.tumour_report import write_report
 
     extra = sorted(RESULTS.parent.glob("tumour_test*.json"))

@@ -182,6 +182,17 @@ def rmse_scores(pred: np.ndarray, q: Query) -> np.ndarray:
     return np.atleast_1d(rmse_percent(pred[:, q.steps], q.target, axis=0))
 
 
+def complete_plan_groups(patient: np.ndarray, origin: np.ndarray, plans: int = 2 * HORIZON) -> np.ndarray:
+    """Bool mask of the rows whose (patient, origin) has all `plans` rows, so ranking_scores can group them.
+
+    Every row in the default test sets; the CT-compatible sets drop rows whose rollout hit NaN.
+    Rows of one patient-day must be consecutive (both generators write them so).
+    """
+    key = np.asarray(patient, dtype=np.int64) * 1_000_000 + np.asarray(origin, dtype=np.int64)
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return counts[inverse] == plans
+
+
 def ranking_scores(pred_final: np.ndarray, true_final: np.ndarray, plans: int = 2 * HORIZON,
                    material: float = MATERIAL_GAP) -> dict[str, float]:
     """Plan ranking by final volume (lower is better) within each group of `plans` consecutive rows

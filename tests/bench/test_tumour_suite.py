@@ -111,3 +111,18 @@ def test_when_ridge_is_fit_then_it_predicts_finite_volumes_within_range(bench):
     assert pred.shape == (len(q), STEPS) and np.isfinite(pred).all()
     assert (pred >= 0).all() and (pred <= DEATH_VOLUME).all()
     assert rmse_scores(pred, q)[0] < rmse_scores(reference_volumes(persistence, bench.test_one_step, q), q)[0] * 3
+
+
+def test_when_ct_rows_are_dropped_then_ranking_uses_only_complete_plan_groups():
+    from pipelines.bench.tumour import evaluate
+    from pipelines.bench.tumour_data import complete_plan_groups
+
+    patient, origin = np.repeat([0, 0, 1], 10), np.repeat([0, 1, 0], 10)  # 3 patient-days of 10 plans
+    keep = complete_plan_groups(np.delete(patient, 13), np.delete(origin, 13))
+    assert keep.tolist() == [True] * 10 + [False] * 9 + [True] * 10
+    ct = make_benchmark(4, 10, n_train=40, n_val=10, n_test=30, mode="ct")
+    sliding = ct.multi_step["sliding_treatment"]
+    assert not complete_plan_groups(sliding.patient, sliding.origin).all()  # this small set does drop rows
+    scores, _ = evaluate(lambda n, q: reference_volumes(true_model, query_cohort(ct, n), q), ct)
+    assert np.isfinite(scores["one_step"]) and all(np.isfinite(scores["sliding_treatment"]))
+    assert 0.5 < scores["ranking"]["sliding_treatment"]["pairwise_acc"] <= 1.0

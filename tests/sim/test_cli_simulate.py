@@ -37,6 +37,19 @@ def test_when_tumour_is_simulated_then_each_patient_has_all_days(tmp_path):
     assert spec.freq == "step" and _roles(spec) | {"timestamp", "series"} == set(frame.columns)
 
 
+def test_when_tumour_is_ct_compatible_then_the_frame_follows_the_ct_policy(tmp_path):
+    from tsloop.sim.tumour import load_tumour_frame
+
+    args = ["simulate", "tumour", "--gamma", "4", "--patients", "30", "--cohort", "train"]
+    assert main(args + ["--ct-compatible", "--out", str(tmp_path / "ct.parquet")]) == 0
+    assert main(args + ["--out", str(tmp_path / "d.parquet")]) == 0
+    ct, default = pd.read_parquet(tmp_path / "ct.parquet"), pd.read_parquet(tmp_path / "d.parquet")
+    day0 = ct[ct.timestamp == 0]
+    assert day0.chemo_application.sum() == 0 and day0.radio_application.sum() == 0  # CT: no day-0 treatment
+    pd.testing.assert_frame_equal(ct, load_tumour_frame(gamma=4, patients=30, cohort="train", mode="ct"))
+    assert not ct.equals(default)
+
+
 def test_when_options_are_bad_then_exit_code_2_with_a_message(tmp_path, capsys):
     assert main(["simulate", "plant", "--series", "0", "--out", str(tmp_path / "x.parquet")]) == 2
     assert "series" in capsys.readouterr().err

@@ -6,6 +6,7 @@ Examples::
     tsloop simulate plant --series 2 --steps 4000 --task-kind forecast --out small.parquet
     tsloop simulate tumour --gamma 2 --seed 10 --out tumour.parquet
     tsloop simulate tumour --gamma 4 --cohort test_one_step --patients 200 --out test.parquet
+    tsloop simulate tumour --gamma 4 --cohort test_one_step --ct-compatible --out test_ct.parquet
 
 Each writes the Parquet file and ``<out stem>.task.yaml`` beside it (its ``data:`` is the
 Parquet file's name), so ``tsloop data check --task <out stem>.task.yaml`` works on it.
@@ -58,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="patients in the cohort (default: the protocol's 10000 for train, 1000 otherwise)",
     )
     tumour.add_argument("--days", type=int, default=60, help="maximum days per patient (default 60)")
+    tumour.add_argument(
+        "--ct-compatible", action="store_true",
+        help="the Causal Transformer code's policies (its test sets' buffer-row policy; lagged train/val policy)",
+    )
     tumour.add_argument("--out", required=True, help="output Parquet file")
     tumour.set_defaults(func=tumour_command)
 
@@ -86,7 +91,10 @@ def tumour_command(args: argparse.Namespace) -> int:
     from tsloop.sim.tumour.frame import load_tumour_frame, tumour_task
 
     out = _output_path(args.out)
-    frame = load_tumour_frame(gamma=args.gamma, seed=args.seed, cohort=args.cohort, patients=args.patients, days=args.days)
+    frame = load_tumour_frame(
+        gamma=args.gamma, seed=args.seed, cohort=args.cohort, patients=args.patients, days=args.days,
+        mode="ct" if args.ct_compatible else "default",
+    )
     _write(out, frame, tumour_task(args.gamma, data=out.name))
     print(f"wrote {out} ({len(frame)} rows, {frame['series'].nunique()} patients) and {_task_path(out)}")
     return 0

@@ -48,15 +48,17 @@ def load_tumour_frame(
     patients: int | None = None,
     days: int = DAYS,
     pad: bool = True,
+    mode: str = "default",
 ) -> pd.DataFrame:
     """The factual trajectories of one benchmark cohort, as a long-format frame.
 
     This is the `source: {loader: tumour, ...}` entry point. The cohort's randomness depends
     only on (seed, cohort), so it matches `make_benchmark(gamma, seed)` for the same sizes.
     `pad` keeps `days` rows per patient (missing volume after death or recovery; see
-    `tumour_frame`). Raises SpecError for an unknown cohort or invalid sizes.
+    `tumour_frame`). `mode="ct"` gives the Causal Transformer code's policies (tsloop/sim/tumour/ct.py).
+    Raises SpecError for an unknown cohort, mode or invalid sizes.
     """
-    made = make_cohort(cohort, gamma, seed, patients, days)
+    made = make_cohort(cohort, gamma, seed, patients, days, mode)
     return tumour_frame(made, prefix=cohort, pad=pad)
 
 

@@ -76,12 +76,19 @@ class Cohort:
 
 
 def simulate_factual(
-    patients: Patients, noise: TumourNoise, gamma: float, days: int = DAYS, plan: np.ndarray | None = None
+    patients: Patients,
+    noise: TumourNoise,
+    gamma: float,
+    days: int = DAYS,
+    plan: np.ndarray | None = None,
+    ct_window: bool = False,
 ) -> Trajectories:
     """Trajectories under the confounded policy (or an assigned `plan`, (N, days, 2) of 0/1).
 
     On day t the policy treats with probability sigmoid(gamma/D_max (mean diameter over days
-    t-14..t - D_max/2)), chemo and radio drawn independently.
+    t-14..t - D_max/2)), chemo and radio drawn independently. With `ct_window` it averages days
+    t-15..t-1 instead and never treats on day 0, as the Causal Transformer code's training and
+    validation cohorts do (see tsloop/sim/tumour/ct.py).
     """
     n = len(patients)
     vol = np.full((n, days), np.nan)
@@ -94,7 +101,12 @@ def simulate_factual(
     recovery = np.zeros(n, dtype=bool)
     for t in range(days):
         diam[:, t] = diameter(vol[:, t])
-        p = treatment_probability(gamma, diam[:, max(0, t - POLICY_WINDOW + 1) : t + 1].mean(axis=1))
+        if not ct_window:
+            p = treatment_probability(gamma, diam[:, max(0, t - POLICY_WINDOW + 1) : t + 1].mean(axis=1))
+        elif t == 0:  # the reference loop starts at day 1: nothing is assigned on day 0
+            p = np.zeros(n)
+        else:
+            p = treatment_probability(gamma, diam[:, max(0, t - POLICY_WINDOW) : t].mean(axis=1))
         prob[:, t] = np.where(alive, p, 0.0)
         if plan is None:
             chemo[:, t] = alive & (noise.chemo_u[:, t] < p)
@@ -219,10 +231,23 @@ class TumourBenchmark:
     multi_step: dict[str, MultiStepSet]
 
 
-def make_cohort(name: str, gamma: float, seed: int, n: int | None = None, days: int = DAYS) -> Cohort:
-    """One cohort; its randomness depends only on (seed, name), so any cohort can be made alone."""
+MODES = ("default", "ct")
+
+
+def _cohort_rng(seed: int, name: str) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(len(COHORTS) + 1)[COHORTS.index(name)])
+
+
+def _plan_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(len(COHORTS) + 1)[-1])
+
+
+def _draw(name: str, gamma: float, seed: int, n: int | None, days: int, mode: str) -> tuple[Patients, TumourNoise]:
+    """Validate the arguments and draw a cohort's patients and noise from its own stream."""
     if name not in COHORTS:
         raise SpecError(f"unknown tumour cohort {name!r}; expected one of {', '.join(COHORTS)}.")
+    if mode not in MODES:
+        raise SpecError(f"unknown tumour mode {mode!r}; expected one of {', '.join(MODES)}.")
     if gamma < 0:
         raise SpecError(f"tumour: gamma={gamma}; expected >= 0 (the papers use 0..4).")
     if not 2 <= days <= 200:
@@ -230,10 +255,27 @@ def make_cohort(name: str, gamma: float, seed: int, n: int | None = None, days: 
     n = COHORT_SIZES[name] if n is None else n
     if n < 1:
         raise SpecError(f"tumour: patients={n}; expected at least 1.")
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(len(COHORTS) + 1)[COHORTS.index(name)])
+    rng = _cohort_rng(seed, name)
     patients = Patients.draw(n, rng)
-    noise = TumourNoise.draw(n, days, rng)
-    return Cohort(patients, noise, simulate_factual(patients, noise, gamma, days))
+    return patients, TumourNoise.draw(n, days, rng)
+
+
+def make_cohort(
+    name: str, gamma: float, seed: int, n: int | None = None, days: int = DAYS, mode: str = "default"
+) -> Cohort:
+    """One cohort; its randomness depends only on (seed, name), so any cohort can be made alone.
+
+    mode="ct" gives the Causal Transformer code's policies (tsloop/sim/tumour/ct.py): a lagged
+    window for train/val, and for the test cohorts the factual part of its test generators.
+    """
+    patients, noise = _draw(name, gamma, seed, n, days, mode)
+    if mode == "ct" and name.startswith("test"):
+        from tsloop.sim.tumour.ct import ct_test_cohort  # ct imports this module
+
+        kind = "one_step" if name == "test_one_step" else "multi_step"
+        factual, _ = ct_test_cohort(patients, noise, gamma, days, kind, _plan_rng(seed))
+        return Cohort(patients, noise, factual)
+    return Cohort(patients, noise, simulate_factual(patients, noise, gamma, days, ct_window=mode == "ct"))
 
 
 def make_benchmark(
@@ -243,11 +285,25 @@ def make_benchmark(
     n_val: int = COHORT_SIZES["val"],
     n_test: int = COHORT_SIZES["test_one_step"],
     days: int = DAYS,
+    mode: str = "default",
 ) -> TumourBenchmark:
-    """Train/val factual cohorts and two test cohorts with one-step and multi-step counterfactuals."""
+    """Train/val factual cohorts and two test cohorts with one-step and multi-step counterfactuals.
+
+    mode="ct" builds the Causal Transformer code's test sets (see tsloop/sim/tumour/ct.py).
+    """
     sizes = {"train": n_train, "val": n_val, "test_one_step": n_test, "test_multi_step": n_test}
-    cohorts = {name: make_cohort(name, gamma, seed, sizes[name], days) for name in COHORTS}
-    plan_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(len(COHORTS) + 1)[-1])
+    if mode == "ct":
+        from tsloop.sim.tumour.ct import ct_test_cohort
+
+        cohorts = {name: make_cohort(name, gamma, seed, sizes[name], days, mode) for name in ("train", "val")}
+        drawn = {name: _draw(name, gamma, seed, sizes[name], days, mode) for name in ("test_one_step", "test_multi_step")}
+        f1, one = ct_test_cohort(*drawn["test_one_step"], gamma, days, "one_step")
+        fm, multi = ct_test_cohort(*drawn["test_multi_step"], gamma, days, "multi_step", _plan_rng(seed))
+        cohorts["test_one_step"] = Cohort(*drawn["test_one_step"], f1)
+        cohorts["test_multi_step"] = Cohort(*drawn["test_multi_step"], fm)
+        return TumourBenchmark(gamma, seed, **cohorts, one_step=one, multi_step=multi)
+    cohorts = {name: make_cohort(name, gamma, seed, sizes[name], days, mode) for name in COHORTS}
+    plan_rng = _plan_rng(seed)
     multi = {
         family: multi_step_counterfactuals(cohorts["test_multi_step"], family, plan_rng)
         for family in ("sliding_treatment", "random_trajectories")
