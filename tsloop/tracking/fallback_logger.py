@@ -118,7 +118,7 @@ class _GuardedClient:
 
 
 def _answers(uri: str) -> bool:
-    from tsloop.train.logging import probe_server
+    from tsloop.tracking.store import probe_server
 
     try:
         probe_server(uri)

@@ -191,7 +191,11 @@ def fit(
 
 
 def _batches_per_epoch(task, config: TrainConfig) -> int | None:
-    """Training batches in one epoch (one process), or None when the task cannot say (streamed)."""
+    """Training batches in one epoch (one process), or None when the task cannot say."""
+    if getattr(task, "streamed", False):  # batches are cut per chunk of series, each chunk rounding up
+        from tsloop.train.stream_datamodule import StreamEpochWindows
+
+        return len(StreamEpochWindows(task, "train", config.train_stride, config.batch_size, shuffle=False))
     try:
         return -(-len(task.dataset("train", stride=config.train_stride)) // config.batch_size)
     except (AttributeError, TypeError, NotImplementedError):

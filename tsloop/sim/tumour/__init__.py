@@ -4,6 +4,7 @@
     scores = reference_predictors(bench)   # RMSE % of the death volume, one-step and tau = 2..6
 """
 
+from tsloop.sim.tumour.cohorts import make_benchmark, make_cohort
 from tsloop.sim.tumour.frame import load_tumour_frame, tumour_frame, tumour_task
 from tsloop.sim.tumour.model import DEATH_VOLUME, Patients
 from tsloop.sim.tumour.protocol import (
@@ -15,8 +16,6 @@ from tsloop.sim.tumour.protocol import (
     TumourBenchmark,
     TumourNoise,
     counterfactual_rollout,
-    make_benchmark,
-    make_cohort,
     multi_step_counterfactuals,
     one_step_counterfactuals,
     simulate_factual,

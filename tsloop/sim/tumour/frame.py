@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tsloop.sim.tumour.protocol import DAYS, Cohort, make_cohort
+from tsloop.sim.tumour.cohorts import make_cohort
+from tsloop.sim.tumour.protocol import DAYS, Cohort
 
 TARGET = "cancer_volume"
 CONTROLS = ("chemo_application", "radio_application")
