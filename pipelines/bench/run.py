@@ -188,7 +188,8 @@ def main(argv=None) -> int:
     command = "python -m pipelines.bench.run " + " ".join(argv or sys.argv[1:])
     result["commands"] = old.get("commands", []) + ([] if args.score_only else [command])
     result["processes"] = {**old.get("processes", {}), **log}
-    result["machine"] = f"{platform.node()} {platform.processor() or platform.machine()}, torch threads {THREADS}, shared CPU"
+    result["machine"] = (f"{platform.node()} {platform.processor() or platform.machine()}, shared CPU; peers "
+                         f"{THREADS} thread; tsloop threads chosen as `tsloop train` does (recorded per row)")
     result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path.write_text(json.dumps(result, indent=1, default=str))
     try:

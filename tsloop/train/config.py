@@ -34,21 +34,27 @@ class TrainConfig:
     checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
     range_margin: float | None = 1.0  # forecasts are clipped to the train range widened by this many widths; None = off
 
+    def epochs_end_first(self, batches_per_epoch: int | None = None) -> bool:
+        """True when ``max_epochs`` ends training before the step budget does (or there is no budget);
+        False when unknown (``batches_per_epoch`` None): the budget is then taken to bind."""
+        if not self.max_steps:
+            return True
+        if batches_per_epoch is None:
+            return False
+        batches = self.limit_train_batches
+        per_epoch = min(batches_per_epoch, int(batches) if batches > 1 else max(1, int(batches * batches_per_epoch)))
+        return self.max_epochs * per_epoch <= self.max_steps
+
     def validation_interval(self, batches_per_epoch: int | None = None) -> int | None:
         """Optimizer steps between validation checks, or None for once per epoch end.
 
         With a step budget that ends before the epochs do, 10 checks spread over the budget (a
-        budget may end mid-epoch); when the epochs end first (``batches_per_epoch`` known), the
-        epoch ends, so the last step is always validated."""
+        budget may end mid-epoch); when the epochs end first, the epoch ends, so the last step is
+        always validated."""
         if self.val_check_steps > 0:
             return self.val_check_steps
-        if not self.max_steps:
+        if self.epochs_end_first(batches_per_epoch):
             return None
-        if batches_per_epoch is not None:
-            batches = self.limit_train_batches
-            per_epoch = min(batches_per_epoch, int(batches) if batches > 1 else max(1, int(batches * batches_per_epoch)))
-            if self.max_epochs * per_epoch <= self.max_steps:
-                return None
         return -(-self.max_steps // 10)
 
     def to_dict(self) -> dict:

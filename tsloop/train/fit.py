@@ -122,15 +122,14 @@ def fit(
     interval = train_config.validation_interval(per_epoch)
     # Lightning is given the step budget only when it ends training before the epochs do: with both set,
     # a run resumed from an epoch-end checkpoint stopped at once without training (Lightning 2.6)
-    steps_bind = train_config.max_steps is not None and not (
-        per_epoch is not None and interval is None and train_config.val_check_steps == 0)
+    max_steps = -1 if train_config.epochs_end_first(per_epoch) else train_config.max_steps
     # strict=False: a step budget that ends between two checks must not fail the run
     stopper = EarlyStopping(monitor=SELECT_METRIC, patience=train_config.patience, strict=False)
     callbacks = [checkpoint, last, stopper,
                  DivergenceGuard(), RngState()]
     trainer = pl.Trainer(
         max_epochs=train_config.max_epochs,
-        max_steps=train_config.max_steps if steps_bind else -1,
+        max_steps=max_steps,
         val_check_interval=interval,
         check_val_every_n_epoch=None if interval else 1,
         max_time={"seconds": train_config.max_time_s} if train_config.max_time_s else None,
