@@ -108,7 +108,7 @@ class Forecaster:
         else:
             task = load_task(spec, frame=data)
         s = task.spec
-        cfg = ModelConfig.preset(preset, dims=s.dims, context_length=s.context_length, horizon=s.horizon)
+        cfg = ModelConfig.for_task(preset, s)
         if model_options:
             cfg = ModelConfig.from_dict({**cfg.to_dict(), **model_options})
         result = fit_and_record(task, cfg, TrainConfig.from_dict(train_options or {}), out_dir=out_dir,

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
     task = _task(args)
     spec = task.spec
-    base = ModelConfig.preset(args.preset, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon)
+    base = ModelConfig.for_task(args.preset, spec)
     overrides = parse_overrides(args.set)
     check_override_types(base.to_dict(), overrides)
     try:

@@ -89,6 +89,9 @@ def freq_to_ns(freq: str) -> int:
     return int(pd.Timedelta(offset).value)
 
 
+CONTROL_TIMINGS = ("same", "next")  # TaskSpec.control_timing; its lag in rows is the index
+
+
 @dataclass
 class TaskSpec:
     """One forecasting task: data location, column roles, window sizes and split (CONTRACTS.md)."""
@@ -111,6 +114,9 @@ class TaskSpec:
     transforms: dict[str, str] = field(default_factory=dict)  # column -> TRANSFORMS name; others identity
     split: dict[str, list] = field(default_factory=lambda: {"fractions": list(DEFAULT_FRACTIONS)})
     intervention_bounds: dict[str, list[float]] = field(default_factory=dict)
+    # When a control logged on a row acts: 'same' = on that row's measurement (it was chosen after
+    # the previous row was seen), 'next' = from the next row on (it was chosen after this row was seen).
+    control_timing: str = "same"
     calendar: list[str] = field(default_factory=list)  # known-future clock features: hour, weekday, ... (calendar.py)
     allow_outside: bool = False  # let `data` point outside the task file's folder
     base_dir: Path | None = field(default=None, compare=False, repr=False)  # folder `data` is relative to
@@ -145,6 +151,11 @@ class TaskSpec:
     @property
     def dims(self) -> ChannelDims:
         return ChannelDims(**{role: len(self.columns(role)) for role in ROLES})
+
+    @property
+    def control_lag(self) -> int:
+        """Rows between a logged control and the first measurement it can act on (0 or 1)."""
+        return CONTROL_TIMINGS.index(self.control_timing)
 
     @property
     def step_ns(self) -> int:
@@ -321,6 +332,12 @@ def _check(spec: TaskSpec) -> None:
     _check_roles_disjoint(spec)
     spec.split = _check_split(spec.split)
     spec.intervention_bounds = _check_bounds(spec)
+    if spec.control_timing not in CONTROL_TIMINGS:
+        raise SpecError(
+            f"control_timing must be one of {CONTROL_TIMINGS}, got {spec.control_timing!r}: 'same' when a control "
+            "logged on a row already acts on that row's measurement (it was set after the previous row was "
+            "measured), 'next' when it acts from the next row on (it was set after this row was measured)."
+            f"{did_you_mean(str(spec.control_timing), CONTROL_TIMINGS)}")
     spec.transforms = _check_transforms(spec)
 
 

@@ -34,7 +34,9 @@ class DemoSize:
 
 # Measured on the demo scenario (seed 0, small preset, same step budget): patches of 4 steps and
 # the one-step loss from teacher-forced states gave the best calibrated P(better): Brier 0.16 vs
-# 0.42 for patches of 8 without it (counterfactual CRPS / oracle 1.37 vs 1.43).
+# 0.42 for patches of 8 without it (counterfactual CRPS / oracle 1.37 vs 1.43). The one-step loss
+# and the rest of the what-if defaults now come with every task that has interventions
+# (ModelConfig.for_task); the demo keeps the shorter patches.
 WHATIF_OPTIONS = (("patch_len", 4), ("one_step_weight", 1.0))
 DEMO_STEPS = 1500  # optimizer steps of the default demo
 
@@ -70,8 +72,7 @@ def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int
     scenario = make_scenario(size.series, size.days, size.step_minutes, seed)
     task = load_task(scenario.spec, frame=scenario.frame)
     spec = task.spec
-    model_cfg = ModelConfig.preset(size.preset, dims=spec.dims, context_length=spec.context_length,
-                                   horizon=spec.horizon, **dict(size.model_options))
+    model_cfg = ModelConfig.for_task(size.preset, spec, **dict(size.model_options))
     train_cfg = TrainConfig(
         max_epochs=1000, max_steps=size.max_steps, seed=seed, train_stride=size.train_stride,
         val_stride=size.train_stride, limit_val_batches=size.limit_val_batches, progress_bar=progress_bar,

@@ -19,6 +19,7 @@ from tsloop.data.batch import ChannelDims
 from tsloop.errors import CheckpointError, SpecError
 
 EXIT_RULES = ("none", "delta", "second_diff", "gate", "gate_cdf")
+ROLLOUTS = ("open_loop", "gcomp")
 OUTER_RETENTION_CAP = 0.99  # lambda < 1: a convex mix with a contraction stays a contraction
 LINEAR_FULL_MAX = 100_000  # weights of the linear path's full known-future map above which only the per-step map is used
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -37,6 +38,7 @@ class ModelConfig:
     static: int = 0  # per-series constants
     context_length: int = 96  # time steps of history per window
     horizon: int = 24  # time steps forecast per window
+    control_lag: int | None = 0  # rows before a logged control acts (TaskSpec.control_timing); None = unaligned (models saved before alignment)
     # -- size --
     d_model: int = 64  # latent width D of the state h and of every token
     f_hidden: int = 128  # hidden width of F; even, because MaxMin pairs units
@@ -77,6 +79,10 @@ class ModelConfig:
     ema_decay: float = 0.99  # target-encoder EMA decay per optimizer step
     jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
+    # -- what-if identification (set for tasks with interventions by ``for_task``) --
+    rollout: str = "open_loop"  # sample paths: open_loop (imagine under the plan) | gcomp (feed sampled observations back)
+    control_members: int = 1  # bootstrap members of the control embedding: their spread is the effect's estimation error
+    policy_head: bool = False  # learn the logging operator's policy (overlap diagnostics of plans)
     outer_retention: float = 0.5  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps (learned); 0 = off
     linear_path: bool = True  # add a linear forecast from the context and known-future inputs (linear_path.py)
     linear_known_full: bool = True  # linear path also maps every known-future step to every horizon step (if <= LINEAR_FULL_MAX weights; EPF NP MSE 0.248 -> 0.237)
@@ -138,6 +144,14 @@ class ModelConfig:
         return cls(**fields, context_length=context_length, horizon=horizon,
                    **{**PRESETS[name], **overrides})
 
+    @classmethod
+    def for_task(cls, name: str, spec: Any, **overrides: Any) -> "ModelConfig":
+        """``preset`` for a ``TaskSpec``: its channels, window, control timing, and for a task with
+        interventions the what-if defaults (``WHATIF_DEFAULTS``); ``overrides`` win over both."""
+        whatif = WHATIF_DEFAULTS if spec.dims.intervention > 0 else {}
+        return cls.preset(name, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon,
+                          **{"control_lag": spec.control_lag, **whatif, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (lists, numbers, strings, None)."""
         out = dataclasses.asdict(self)
@@ -156,6 +170,8 @@ class ModelConfig:
                 f"model config has unknown keys {unknown}{' (' + hint + ')' if hint else ''}. "
                 "If it came from a checkpoint, another tsloop version wrote it: retrain, or load it "
                 "with that version.")
+        if "control_lag" not in data:  # written before controls were aligned: keep how it was trained
+            data = {**data, "control_lag": None}
         try:
             return cls(**data)
         except TypeError as err:
@@ -192,9 +208,16 @@ class ModelConfig:
              "cmax_quantile in (0, 1), cmax_buffer >= 1, cmax_every >= 1")
         need(0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)")
         need(self.event_pos_weight > 0, "event_pos_weight must be > 0")
+        need(self.control_lag in (None, 0, 1), f"control_lag must be 0, 1 or None, got {self.control_lag!r}")
+        need(self.rollout in ROLLOUTS, f"rollout must be one of {ROLLOUTS}, got {self.rollout!r}")
+        need(self.control_members >= 1, f"control_members must be >= 1, got {self.control_members}")
         need(0 <= self.outer_retention < OUTER_RETENTION_CAP,
              f"outer_retention must be in [0, {OUTER_RETENTION_CAP}) (0 = off), got {self.outer_retention}")
 
+
+# What-if defaults of every task with interventions (ModelConfig.for_task): G-computation rollouts
+# trained by the one-step loss, a bootstrap ensemble of the control pathway, and the policy head.
+WHATIF_DEFAULTS: dict[str, Any] = dict(rollout="gcomp", one_step_weight=1.0, control_members=5, policy_head=True)
 
 # Size presets: tiny for tests (seconds on a CPU), small for CPU experiments, base for a GPU.
 PRESETS: dict[str, dict[str, Any]] = {

@@ -28,6 +28,31 @@ def patchify(x: Tensor, patch_len: int, pad_front: bool) -> Tensor:
     return x.reshape(b, n, patch_len * c)
 
 
+def control_shift(cfg: ModelConfig) -> int:
+    """Rows by which controls are delayed before they are cut into patches (causal alignment).
+
+    A patch's outcomes are decoded from one state, which sees the whole patch's drive. A control
+    logged inside the patch may have been chosen after some of those outcomes were seen (the
+    operator reacted to them), so reading it there would predict outcomes from their own
+    consequences. Delayed by P - 1 + lag rows, the controls driving patch k are those logged up to
+    its first row minus the lag: every one of them was set before any outcome it is asked to
+    explain. The price is resolution: a control set mid-patch acts from the next patch on.
+    ``control_lag`` None (models trained before alignment) keeps the old, unaligned reading."""
+    if cfg.control_lag is None or cfg.intervention == 0:
+        return 0
+    return cfg.patch_len - 1 + cfg.control_lag
+
+
+def delay(x: Tensor, rows: int, before: Tensor) -> Tensor:
+    """x (B, T, C) delayed by ``rows``: the last rows of ``before`` (B, T', C) come first, zeros
+    (not set, mask 0) where ``before`` is too short; the last ``rows`` rows of x drop out."""
+    if rows == 0:
+        return x
+    lead = before[:, -rows:] if before.shape[1] else before
+    pad = x.new_zeros(x.shape[0], rows - lead.shape[1], x.shape[2])
+    return torch.cat([pad, lead, x], dim=1)[:, : x.shape[1]]
+
+
 class PatchEmbed(nn.Module):
     """One role's patch (B, N, P*C) -> (B, N, D); zero when the role has no channels."""
 
@@ -67,8 +92,9 @@ class DriveEmbed(nn.Module):
         p, d = cfg.patch_len, cfg.d_model
         self.past_exog = PatchEmbed(cfg.past_exog, p, d)  # context only: unknown over the horizon
         self.known = PatchEmbed(cfg.known_future, p, d)
-        self.control = PatchEmbed(2 * cfg.intervention, p, d)
+        self.control = PatchEmbed(2 * cfg.intervention, p, d * cfg.control_members)  # one D block per member
         self.static = nn.Linear(cfg.static, d) if cfg.static > 0 else None
+        self.shift = control_shift(cfg)
 
     def _static(self, static: Tensor, like: Tensor) -> Tensor:
         if self.static is None:
@@ -79,18 +105,36 @@ class DriveEmbed(nn.Module):
         """Past drive of the context window: (B, N_c, D)."""
         p = self.cfg.patch_len
         control = torch.cat([batch["past_control"], batch["past_control_mask"]], dim=-1)
+        control = delay(control, self.shift, control.new_zeros(control.shape[0], 0, control.shape[2]))
         u = (self.past_exog(patchify(batch["past_exog"], p, True))
              + self.known(patchify(batch["past_known"], p, True))
-             + self.control(patchify(control, p, True)))
+             + self._members(self.control(patchify(control, p, True)), batch.get("member")))
         return u + self._static(batch["static"], u)
 
     def future(self, plan: dict[str, Tensor]) -> Tensor:
         """Future drive of a plan (the batch's future inputs, or a what-if): (B, ceil(H' / P), D)."""
         known, control, mask, static = self._check(plan)
         p = self.cfg.patch_len
+        control = torch.cat([control, mask], dim=-1)
+        if self.shift:  # the last context controls act inside the first future patches
+            past = plan.get("past_control")
+            before = (torch.cat([past, plan["past_control_mask"]], dim=-1) if past is not None
+                      else control.new_zeros(control.shape[0], 0, control.shape[2]))
+            control = delay(control, self.shift, before)
         u = (self.known(patchify(known, p, False))
-             + self.control(patchify(torch.cat([control, mask], dim=-1), p, False)))
+             + self._members(self.control(patchify(control, p, False)), plan.get("member")))
         return u + self._static(static, u)
+
+    def _members(self, x: Tensor, member: Tensor | None) -> Tensor:
+        """(B, N, M*D) embeddings of every control member -> (B, N, D): row b's member, or their mean."""
+        m = self.cfg.control_members
+        if m == 1:
+            return x
+        x = x.view(*x.shape[:-1], m, -1)  # (B, N, M, D)
+        if member is None:
+            return x.mean(-2)
+        index = member.view(-1, 1, 1, 1).expand(-1, x.shape[1], 1, x.shape[-1])
+        return x.gather(-2, index).squeeze(-2)
 
     def _check(self, plan: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         cfg = self.cfg

@@ -10,6 +10,23 @@ fires when u < p. rho is learned per target channel from the PIT of observed tar
 
 All randomness is in the noise: the same noise with two plans gives common random numbers, and
 the samples differ only at steps whose forecast the plan changed.
+
+Two rollouts (``ModelConfig.rollout``):
+
+* ``open_loop``: the horizon is imagined once under the plan, and every path is drawn from its
+  marginals. Trained on logged plans, this reads the operator's later moves as causes (the
+  operator scaled out *because* load rose): a biased what-if under a reacting operator.
+* ``gcomp`` (G-computation, Robins' g-formula as G-Net samples it): each path steps one patch at
+  a time from its own state, draws that patch's values from the one-step conditional, observes
+  them (the observed-step regime the one-step loss trains) and steps on. Every conditional is
+  given the full simulated history, so the effect of a plan is identified under sequential
+  ignorability (the operator reacted only to what the history shows).
+
+With ``control_members`` M > 1, path s uses the control member s mod M (a bootstrap ensemble of
+the control pathway), so the spread of an effect over paths includes the model's estimation
+error, not only the noise that common random numbers cancel. With a policy head, each path
+also scores the plan's controls against the learned logging policy at the state before each
+patch: ``control_support`` is their two-sided tail probability (overlap).
 """
 
 from __future__ import annotations
@@ -31,11 +48,14 @@ class SamplePaths:
     event_prob: Tensor  # (B, H, Ce)
     quantiles: Tensor  # (B, H, Ct, Q) the marginals the samples follow
     noise: Tensor  # (S, B, H, Ct + Ce) the standard normal draws used
+    control_support: Tensor | None = None  # (B, H, Ci) mean over paths of the plan's two-sided tail probability under the policy
 
 
 def interpolate_quantiles(quantiles: Tensor, levels: Tensor, u: Tensor) -> Tensor:
-    """Quantile function at u: knots (..., Q) at levels (Q,), u (S, ...) in [0, 1] -> (S, ...)."""
-    q = quantiles.unsqueeze(0).expand(*u.shape, levels.numel())
+    """Quantile function at u: knots (..., Q) or per path (S, ..., Q) at levels (Q,), u (S, ...) in
+    [0, 1] -> (S, ...)."""
+    q = quantiles if quantiles.dim() == u.dim() + 1 else quantiles.unsqueeze(0)
+    q = q.expand(*u.shape, levels.numel())
     right = torch.searchsorted(levels, u.contiguous()).clamp(1, levels.numel() - 1)  # (S, ...)
     lo_level, hi_level = levels[right - 1], levels[right]
     lo = q.gather(-1, (right - 1).unsqueeze(-1)).squeeze(-1)
@@ -52,6 +72,19 @@ def gaussianize_pit(quantiles: Tensor, levels: Tensor, y: Tensor) -> Tensor:
     hi = quantiles.gather(-1, right.unsqueeze(-1)).squeeze(-1)
     u = levels[right - 1] + (y - lo) / (hi - lo).clamp_min(1e-12) * (levels[right] - levels[right - 1])
     return torch.special.ndtri(u.clamp(1e-4, 1 - 1e-4))
+
+
+def tail_probability(quantiles: Tensor, levels: Tensor, x: Tensor) -> Tensor:
+    """Two-sided tail probability 2 min(F(x), 1 - F(x)) of x under the interpolated CDF whose
+    knots are quantiles (..., Q): (...) in [0, 1]. Beyond the outer knots F is extended linearly
+    (as the sampler extends the quantile function) and clipped, so a value far outside scores 0."""
+    n = levels.numel()
+    right = (quantiles <= x.unsqueeze(-1)).sum(-1).clamp(1, n - 1)
+    lo = quantiles.gather(-1, (right - 1).unsqueeze(-1)).squeeze(-1)
+    hi = quantiles.gather(-1, right.unsqueeze(-1)).squeeze(-1)
+    u = levels[right - 1] + (x - lo) / (hi - lo).clamp_min(1e-12) * (levels[right] - levels[right - 1])
+    u = u.clamp(0, 1)
+    return 2 * torch.minimum(u, 1 - u)
 
 
 def ar1(noise: Tensor, rho: Tensor) -> Tensor:
@@ -87,9 +120,83 @@ def sample_paths(model: nn.Module, batch: dict[str, Tensor], num_samples: int,
         raise ValueError(f"noise has shape {tuple(noise.shape)}, expected (samples, batch, horizon, "
                          f"targets + events) = {shape}")
     with evaluation(model):
-        out = model(batch)
         rho = torch.cat([model.target_rho(), ref.new_full((cfg.event,), cfg.event_rho)])
         u = torch.special.ndtr(ar1(noise, rho))  # (S, B, H, Ct + Ce) uniform marginals
-        target = interpolate_quantiles(out.quantiles, model.levels, u[..., :cfg.target])
-        event = (u[..., cfg.target:] < out.event_prob).to(ref.dtype)
-    return SamplePaths(target, event, out.event_prob, out.quantiles, noise)
+        rollout = _gcomp if getattr(cfg, "rollout", "open_loop") == "gcomp" else _open_loop
+        target, event, event_prob, support = rollout(model, batch, u)
+        levels = model.levels.to(target.dtype)
+        quantiles = torch.quantile(target, levels, dim=0).permute(1, 2, 3, 0)  # (B, H, Ct, Q) of the paths
+    return SamplePaths(target, event, event_prob, quantiles, noise, support)
+
+
+def _members(model: nn.Module, num_samples: int, batch_size: int, device) -> Tensor:
+    """Control member of every path and series (S, B): s mod M."""
+    m = getattr(model.cfg, "control_members", 1)  # peers that borrow this sampler have one
+    return (torch.arange(num_samples, device=device) % m)[:, None].expand(num_samples, batch_size)
+
+
+def _open_loop(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
+    """Every path from the marginals of one imagined rollout per control member."""
+    cfg, s, b = model.cfg, u.shape[0], u.shape[1]
+    member = _members(model, s, b, u.device)
+    members = getattr(cfg, "control_members", 1)
+    outs = [model(dict(batch, member=member[m].contiguous())) if members > 1 else model(batch)
+            for m in range(min(members, s))]
+    quantiles = torch.stack([o.quantiles for o in outs])[member[:, 0]]  # (S, B, H, Ct, Q)
+    prob = torch.stack([o.event_prob for o in outs])[member[:, 0]]  # (S, B, H, Ce)
+    target = interpolate_quantiles(quantiles, model.levels, u[..., :cfg.target])
+    event = (u[..., cfg.target:] < prob).to(u.dtype)
+    support = None
+    if getattr(model, "policy", None) is not None:  # the logging policy at h_0 and at the imagined states before each patch
+        states = torch.stack([o.latents[:, :-1] for o in outs])[member[:, 0]]  # (S, B, K, D)
+        support = _support(model, states.flatten(0, 1), batch, s)
+    return target, event, prob.mean(0), support
+
+
+def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
+    """G-computation: each path draws patch k from the one-step conditional at its own state,
+    observes the draw and steps on (module docstring)."""
+    cfg, p = model.cfg, model.cfg.patch_len
+    s, b = u.shape[:2]
+    normed, shift, scale = model.normalise(batch)
+    rows = {key: value.repeat_interleave(s, 0) if key != "member" else value
+            for key, value in normed.items() if torch.is_tensor(value) and value.shape[:1] == (b,)}
+    rows["member"] = _members(model, s, b, u.device).T.reshape(-1)  # row = b * S + s
+    run = model.new_run(b * s)
+    h = model.encode(rows, run)  # (B*S, D)
+    drive = model.drive_embed.future(rows)  # (B*S, K, D)
+    linear = model.linear_path(normed) if model.linear_path is not None else None  # (B, H, Ct)
+    uu = u.transpose(0, 1).reshape(b * s, *u.shape[2:])  # (B*S, H, C) in the rows' order
+    targets, events, probs, states = [], [], [], []
+    for k in range(drive.shape[1]):
+        states.append(h)
+        prior = model.step(h, drive[:, k], None, run)
+        q, logits = model.decode(prior[:, None])  # (B*S, P, Ct, Q), (B*S, P, Ce)
+        span = slice(k * p, min((k + 1) * p, cfg.horizon))
+        n = span.stop - span.start
+        q, logits = q[:, :n], logits[:, :n]
+        if linear is not None:
+            q = q + linear[:, span, :, None].repeat_interleave(s, 0)
+        y = interpolate_quantiles(q, model.levels, uu[None, :, span, :cfg.target])[0]  # (B*S, n, Ct)
+        prob = torch.sigmoid(logits)
+        event = (uu[:, span, cfg.target:] < prob).to(u.dtype)
+        targets.append(y), events.append(event), probs.append(prob)
+        if k + 1 < drive.shape[1]:  # observe the drawn patch: the observed-step regime
+            e = model.obs_embed(y, torch.ones_like(y), event, False)[:, 0]
+            h = model.step(h, drive[:, k], e, run)
+    unflat = lambda x: x.view(b, s, *x.shape[1:]).transpose(0, 1)  # (B*S, ...) -> (S, B, ...)
+    target = unflat(torch.cat(targets, 1)) * scale + shift  # back from instance units
+    support = None
+    if model.policy is not None:
+        support = _support(model, unflat(torch.stack(states, 1)).flatten(0, 1), batch, s)
+    return target, unflat(torch.cat(events, 1)), unflat(torch.cat(probs, 1)).mean(0), support
+
+
+def _support(model: nn.Module, states: Tensor, batch: dict[str, Tensor], s: int) -> Tensor:
+    """Mean over paths of the plan's two-sided tail probability under the policy head given each
+    path's state before each patch: states (S*B, K, D) -> (B, H, Ci)."""
+    cfg = model.cfg
+    q = model.policy_quantiles(states)[:, : cfg.horizon]  # (S*B, H, Ci, Q)
+    plan = batch["future_control"][:, : cfg.horizon]  # (B, H, Ci)
+    tail = tail_probability(q, model.levels, plan.repeat(s, 1, 1))
+    return tail.view(s, *plan.shape).mean(0)

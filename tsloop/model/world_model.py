@@ -67,6 +67,9 @@ class WorldModel(nn.Module):
         self.quantile_head = QuantileHead(d, cfg.patch_len, cfg.target, cfg.quantiles)
         self.event_head = EventHead(d, cfg.patch_len, cfg.event)
         self.linear_path = LinearPath(cfg) if cfg.linear_path and cfg.target > 0 else None
+        # the logging operator's policy: quantiles of the controls of patch k given the state before it
+        self.policy = (QuantileHead(d, cfg.patch_len, cfg.intervention, cfg.quantiles)
+                       if cfg.policy_head and cfg.intervention > 0 else None)
         self.projector = nn.Linear(d, d)  # g of the consistency loss
         self.rho_raw = nn.Parameter(torch.zeros(cfg.target))  # rho = tanh(raw), if learned
         if cfg.outer_retention > 0:  # lambda = cap * sigmoid(raw), started at outer_retention
@@ -234,14 +237,20 @@ class WorldModel(nn.Module):
         """Total training loss and its parts as floats; ``step`` drives the deferred K curriculum."""
         batch = self.normalise(batch)[0]  # losses are in instance units when instance_norm is on
         cfg = self.cfg
+        if self.training and cfg.control_members > 1:
+            batch = dict(batch, member=bootstrap_member(batch, cfg))
         run = self.new_run(batch["past_target"].shape[0])
         h0 = self.encode(batch, run)
         drive = self.drive_embed.future(batch)  # (B, K_f, D)
         regime = self._deferred_terms if cfg.deferred else self._stepwise_terms
         terms, h, q_all, logs = regime(batch, h0, drive, run, step)
         y, mask = batch["future_target"], batch["future_target_mask"]
-        if cfg.one_step_weight > 0:
-            terms["one_step"] = cfg.one_step_weight * self._one_step_loss(batch, h0, drive, run)
+        if cfg.one_step_weight > 0 or self.policy is not None:
+            one_step, before = self._one_step_loss(batch, h0, drive, run, cfg.one_step_weight > 0)
+            if cfg.one_step_weight > 0:
+                terms["one_step"] = cfg.one_step_weight * one_step
+            if self.policy is not None:  # on detached states: it describes the log, it does not shape the model
+                terms["policy"] = self._policy_loss(batch, before.detach())
         if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
             states = torch.cat([h0[:, None], h], dim=1)
             terms["jacobian"] = cfg.jacobian_weight * self._jacobian(states, drive, run)
@@ -298,8 +307,10 @@ class WorldModel(nn.Module):
                  "event": losses.event_bce(logits, batch["future_event"], cfg.event_pos_weight)}
         return terms, h, q_all, {"deferred_k": float(drive.shape[1])}
 
-    def _one_step_loss(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
-        """Forecast loss of one imagined step taken from each teacher-forced (observed) state.
+    def _one_step_loss(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun,
+                       needed: bool = True) -> tuple[Tensor | None, Tensor]:
+        """Forecast loss of one imagined step taken from each teacher-forced (observed) state, and
+        those states before each patch (B, K, D); with ``needed`` False only the states, no grad.
 
         Under a reactive logging policy the control of patch k depends on what was seen up to
         patch k-1; an open-loop rollout hides that from the model, which then learns the policy's
@@ -308,6 +319,10 @@ class WorldModel(nn.Module):
         unconfounded transition, the one a what-if needs.
         """
         obs = self.future_obs(batch, self.obs_embed)  # (B, K, D)
+        if not needed:
+            with torch.no_grad():
+                posterior = self.rollout(h0, drive, obs, run.untraced())
+            return None, torch.cat([h0[:, None], posterior[:, :-1]], dim=1)
         posterior = self.rollout(h0, drive, obs, run)  # (B, K, D): h_k after observing patch k
         before = torch.cat([h0[:, None], posterior[:, :-1]], dim=1)  # state before each patch
         b, k, d = before.shape
@@ -317,7 +332,17 @@ class WorldModel(nn.Module):
         q, logits = self.decode_forecast(prior.view(b, k, d), batch)
         y, mask = batch["future_target"], batch["future_target_mask"]
         return (losses.pinball(q, y, mask, self.levels)
-                + losses.event_bce(logits, batch["future_event"], self.cfg.event_pos_weight))
+                + losses.event_bce(logits, batch["future_event"], self.cfg.event_pos_weight)), before
+
+    def _policy_loss(self, batch: dict[str, Tensor], before: Tensor) -> Tensor:
+        """Pinball loss of the policy head: the logged controls of each patch from the state before it."""
+        q = self.policy_quantiles(before)[:, : self.cfg.horizon]
+        return losses.pinball(q, batch["future_control"], batch["future_control_mask"], self.levels)
+
+    def policy_quantiles(self, states: Tensor) -> Tensor:
+        """States before patches (B, K, D) -> quantiles (B, K*P, Ci, Q) of the controls the logging
+        operator set over those patches (scaled units)."""
+        return self.policy(states)
 
     def _jacobian(self, states: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
         """Jacobian penalty at one random outer step, recomputed with every loop differentiable."""
@@ -352,3 +377,31 @@ class WorldModel(nn.Module):
     def lipschitz_probes(self, batch: dict[str, Tensor], iters: int) -> dict[str, float]:
         """Power-iteration sigma_max of the inner and outer steps at this batch's states (eval, no grad)."""
         return stability.lipschitz_probes(self, batch, iters)
+
+
+POISSON1_CDF = (0.36788, 0.73576, 0.91970, 0.98101, 0.99634, 0.99941)  # P(N <= k), N ~ Poisson(1)
+
+
+def bootstrap_member(batch: dict[str, Tensor], cfg: ModelConfig) -> Tensor:
+    """The control member each training window trains (B,): a block bootstrap of the log.
+
+    Blocks are a window long (series, window_start // (L + H)). Block b has a fixed Poisson(1)
+    weight w_m(b) for member m, from a hash of (b, m), and a window trains member m with
+    probability w_m(b) / sum_m' w_m'(b). Each member then sees the log reweighted as a bootstrap
+    resample would (about a third of the blocks never), at no extra cost per step; their spread
+    at query time is the estimation error of the controls' effect. Without window positions
+    (streamed batches) members are drawn uniformly."""
+    m = cfg.control_members
+    n = batch["past_target"].shape[0]
+    device = batch["past_target"].device
+    if "window_start" not in batch or "series_index" not in batch:
+        return torch.randint(m, (n,), device=device)
+    block = batch["series_index"].long() * 1_000_003 + batch["window_start"].long() // (cfg.context_length + cfg.horizon)
+    x = (block[:, None] * m + torch.arange(m, device=device)) & 0xFFFFFFFF  # (B, M)
+    for mult, shift in ((0x9E3779B1, 16), (0x85EBCA6B, 13), (0xC2B2AE35, 16)):  # integer hash (murmur finaliser)
+        x = (x * mult) & 0xFFFFFFFF
+        x = x ^ (x >> shift)
+    u = x.double() / 2.0 ** 32
+    weights = (u[..., None] > torch.tensor(POISSON1_CDF, device=device, dtype=u.dtype)).sum(-1).float()  # Poisson(1)
+    weights[weights.sum(1) == 0] = 1.0  # a block no member drew: any member
+    return torch.multinomial(weights, 1).squeeze(1)
