@@ -83,6 +83,7 @@ class ModelConfig:
     rollout: str = "open_loop"  # sample paths: open_loop (imagine under the plan) | gcomp (feed sampled observations back)
     control_members: int = 1  # bootstrap members of the control embedding: their spread is the effect's estimation error
     policy_head: bool = False  # learn the logging operator's policy (overlap diagnostics of plans)
+    balance_weight: float = 0.0  # CRN-style balancing: an adversary reads the logged controls from the state, the state is trained to hide them (gradient reversal); 0 = off
     outer_retention: float = 0.5  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps (learned); 0 = off
     linear_path: bool = True  # add a linear forecast from the context and known-future inputs (linear_path.py)
     linear_known_full: bool = True  # linear path also maps every known-future step to every horizon step (if <= LINEAR_FULL_MAX weights; EPF NP MSE 0.248 -> 0.237)
@@ -210,6 +211,7 @@ class ModelConfig:
         need(self.event_pos_weight > 0, "event_pos_weight must be > 0")
         need(self.control_lag in (None, 0, 1), f"control_lag must be 0, 1 or None, got {self.control_lag!r}")
         need(self.rollout in ROLLOUTS, f"rollout must be one of {ROLLOUTS}, got {self.rollout!r}")
+        need(self.balance_weight >= 0, f"balance_weight must be >= 0, got {self.balance_weight}")
         need(self.control_members >= 1, f"control_members must be >= 1, got {self.control_members}")
         need(0 <= self.outer_retention < OUTER_RETENTION_CAP,
              f"outer_retention must be in [0, {OUTER_RETENTION_CAP}) (0 = off), got {self.outer_retention}")

@@ -70,3 +70,20 @@ def copula_nll(quantiles: Tensor, target: Tensor, mask: Tensor, levels: Tensor, 
     resid = x[:, 1:] - rho * x[:, :-1]
     nll = 0.5 * (resid.pow(2) / var + var.log())
     return (nll * pair).sum() / pair.sum().clamp_min(1.0)
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, scale: float) -> Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        return -ctx.scale * grad, None
+
+
+def reverse_gradient(x: Tensor, scale: float) -> Tensor:
+    """Identity forward; backward multiplies the gradient by -scale (Ganin & Lempitsky's gradient
+    reversal, as CRN balances its representation against the treatment)."""
+    return _ReverseGradient.apply(x, scale)

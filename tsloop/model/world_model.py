@@ -70,6 +70,9 @@ class WorldModel(nn.Module):
         # the logging operator's policy: quantiles of the controls of patch k given the state before it
         self.policy = (QuantileHead(d, cfg.patch_len, cfg.intervention, cfg.quantiles)
                        if cfg.policy_head and cfg.intervention > 0 else None)
+        # balancing (CRN): an adversary of the same form, trained through a gradient reversal
+        self.adversary = (QuantileHead(d, cfg.patch_len, cfg.intervention, cfg.quantiles)
+                          if cfg.balance_weight > 0 and cfg.intervention > 0 else None)
         self.projector = nn.Linear(d, d)  # g of the consistency loss
         self.rho_raw = nn.Parameter(torch.zeros(cfg.target))  # rho = tanh(raw), if learned
         if cfg.outer_retention > 0:  # lambda = cap * sigmoid(raw), started at outer_retention
@@ -245,12 +248,16 @@ class WorldModel(nn.Module):
         regime = self._deferred_terms if cfg.deferred else self._stepwise_terms
         terms, h, q_all, logs = regime(batch, h0, drive, run, step)
         y, mask = batch["future_target"], batch["future_target_mask"]
-        if cfg.one_step_weight > 0 or self.policy is not None:
-            one_step, before = self._one_step_loss(batch, h0, drive, run, cfg.one_step_weight > 0)
+        if cfg.one_step_weight > 0 or self.policy is not None or self.adversary is not None:
+            one_step, before = self._one_step_loss(batch, h0, drive, run,
+                                                   cfg.one_step_weight > 0 or self.adversary is not None)
             if cfg.one_step_weight > 0:
                 terms["one_step"] = cfg.one_step_weight * one_step
             if self.policy is not None:  # on detached states: it describes the log, it does not shape the model
-                terms["policy"] = self._policy_loss(batch, before.detach())
+                terms["policy"] = self._policy_loss(batch, self.policy(before.detach()))
+            if self.adversary is not None:  # the adversary learns the policy; the states learn to hide it
+                hidden = losses.reverse_gradient(before, cfg.balance_weight)
+                terms["balance"] = self._policy_loss(batch, self.adversary(hidden))
         if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
             states = torch.cat([h0[:, None], h], dim=1)
             terms["jacobian"] = cfg.jacobian_weight * self._jacobian(states, drive, run)
@@ -334,9 +341,10 @@ class WorldModel(nn.Module):
         return (losses.pinball(q, y, mask, self.levels)
                 + losses.event_bce(logits, batch["future_event"], self.cfg.event_pos_weight)), before
 
-    def _policy_loss(self, batch: dict[str, Tensor], before: Tensor) -> Tensor:
-        """Pinball loss of the policy head: the logged controls of each patch from the state before it."""
-        q = self.policy_quantiles(before)[:, : self.cfg.horizon]
+    def _policy_loss(self, batch: dict[str, Tensor], quantiles: Tensor) -> Tensor:
+        """Pinball loss of control quantiles (B, K*P, Ci, Q) read from the states before each patch
+        against the logged controls of the patch."""
+        q = quantiles[:, : self.cfg.horizon]
         return losses.pinball(q, batch["future_control"], batch["future_control_mask"], self.levels)
 
     def policy_quantiles(self, states: Tensor) -> Tensor:

@@ -1,0 +1,113 @@
+"""G-computation rollouts, control members and the policy head's support (sampling.py)."""
+
+import pytest
+import torch
+
+from tsloop.model.config import ModelConfig
+from tsloop.model.sampling import tail_probability
+from tsloop.model.world_model import WorldModel, bootstrap_member
+from tests.model.test_causal_alignment import DIMS, H, L, make_batch
+
+
+def model(**options) -> WorldModel:
+    torch.manual_seed(0)
+    return WorldModel(ModelConfig.preset("tiny", dims=DIMS, context_length=L, horizon=H, **options))
+
+
+def noise(s: int = 10) -> torch.Tensor:
+    return torch.randn(s, 3, H, 3, generator=torch.Generator().manual_seed(2))
+
+
+def test_tail_probability_is_one_at_the_median_and_zero_far_out():
+    levels = torch.tensor([0.1, 0.5, 0.9])
+    knots = torch.tensor([[-1.0, 0.0, 1.0]])
+    p = tail_probability(knots.expand(4, 3), levels, torch.tensor([0.0, 0.5, 1.0, 50.0]))
+    assert p.tolist() == pytest.approx([1.0, 0.6, 0.2, 0.0])
+
+
+def test_gcomp_paths_are_common_random_numbers_and_stay_inside_the_conditionals():
+    m = model(rollout="gcomp")
+    batch = make_batch()
+    a, b = m.sample_paths(batch, 10, noise=noise()), m.sample_paths(batch, 10, noise=noise())
+    assert torch.equal(a.target, b.target) and torch.equal(a.event, b.event)
+    assert a.target.shape == (10, 3, H, 2) and a.event_prob.shape == (3, H, 1)
+    assert a.quantiles.shape == (3, H, 2, len(m.cfg.quantiles))
+    assert torch.isfinite(a.target).all()
+
+
+def test_gcomp_feeds_each_path_s_draws_back():
+    """Under G-computation a path's later steps depend on its own earlier draws: changing the noise of
+    the first patch only moves later patches too (open loop: only the first patch moves, up to the
+    copula's AR(1) carry-over, which a zero rho removes)."""
+    for rollout, later_moves in (("gcomp", True), ("open_loop", False)):
+        m = model(rollout=rollout, copula_rho=0.0)
+        n = noise()
+        moved = n.clone()
+        moved[:, :, :4] += 1.0
+        a, b = m.sample_paths(make_batch(), 10, noise=n), m.sample_paths(make_batch(), 10, noise=moved)
+        assert ((a.target[:, :, 4:] - b.target[:, :, 4:]).abs().max() > 1e-6) == later_moves
+
+
+def test_members_share_paths_round_robin_and_differ():
+    m = model(control_members=3)
+    with torch.no_grad():  # members start equal only by chance: make them clearly different
+        m.drive_embed.control.proj.weight.mul_(20)
+    paths = m.sample_paths(make_batch(), 6, noise=noise(1).expand(6, -1, -1, -1).contiguous()).target
+    # the same noise on every path: paths differ only by member, and path s uses member s mod 3
+    assert torch.equal(paths[0], paths[3]) and torch.equal(paths[1], paths[4])
+    assert not torch.equal(paths[0], paths[1])
+
+
+def test_bootstrap_members_are_fixed_per_block_and_cover_every_member():
+    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=L, horizon=H, control_members=5)
+    n = 4000
+    batch = {"past_target": torch.zeros(n, 1, 1), "series_index": torch.zeros(n, dtype=torch.long),
+             "window_start": torch.arange(n) * (L + H)}  # one block per window
+    torch.manual_seed(0)
+    first = bootstrap_member(batch, cfg)
+    assert set(first.tolist()) == set(range(5))
+    # a block whose weight is zero for a member never trains it: with one block repeated, the
+    # members it draws stay inside that block's support
+    one = {k: v[:1].repeat(500, *[1] * (v.dim() - 1)) for k, v in batch.items()}
+    drawn = [set(bootstrap_member(one, cfg).tolist()) for _ in range(3)]
+    assert drawn[0] == drawn[1] == drawn[2]
+    blocks_short_of_a_member = 0
+    for start in range(40):  # most blocks leave some member out (P = 1 - (1 - e^-1)^5 ~ 0.9)
+        block = {**one, "window_start": torch.full((500,), start * (L + H))}
+        blocks_short_of_a_member += len(set(bootstrap_member(block, cfg).tolist())) < 5
+    assert blocks_short_of_a_member >= 25
+    # weights are a property of the block: the share of blocks a member never sees is about e^-1
+    never = []
+    for member in range(5):
+        counts = torch.zeros(n)
+        for seed in range(6):
+            torch.manual_seed(seed)
+            counts += (bootstrap_member(batch, cfg) == member).float()
+        never.append(float((counts == 0).float().mean()))
+    assert all(0.3 < share < 0.75 for share in never)
+
+
+def test_the_policy_head_trains_on_logged_controls_and_scores_plans():
+    m = model(policy_head=True)
+    m.train()
+    loss, logs = m.loss(make_batch(), step=0)
+    assert "policy" in logs and logs["policy"] > 0
+    m.eval()
+    support = m.sample_paths(make_batch(), 8, noise=noise(8)).control_support
+    assert support.shape == (3, H, 2) and ((support >= 0) & (support <= 1)).all()
+    far = dict(make_batch(), future_control=make_batch()["future_control"] + 100.0)
+    assert m.sample_paths(far, 8, noise=noise(8)).control_support.max() == 0.0
+
+
+def test_balancing_trains_an_adversary_through_a_reversed_gradient():
+    from tsloop.model.losses import reverse_gradient
+
+    x = torch.ones(3, requires_grad=True)
+    (reverse_gradient(x, 0.5) * 2).sum().backward()
+    assert x.grad.tolist() == [-1.0, -1.0, -1.0]
+    m = model(balance_weight=0.5)
+    m.train()
+    loss, logs = m.loss(make_batch(), step=0)
+    assert "balance" in logs and "policy" not in logs
+    loss.backward()
+    assert m.adversary.proj.weight.grad.abs().sum() > 0
