@@ -60,6 +60,8 @@ def test_when_a_plan_equals_the_logged_future_then_whatif_gives_the_plain_foreca
     assert list(effects["plan_a"]) == ["logged", "logged"] and list(effects["plan_b"]) == ["bigger", "bigger"]
     assert effects["prob_b_better"].between(0, 1).all()
     assert "P(bigger better)" in answer.summary()
+    mask = answer.forecasts["bigger"].control_mask  # the plan sets every intervention at every step
+    assert mask.shape == (2, HORIZON, len(forecaster.spec.intervention)) and mask.all()
 
 
 def test_when_two_plans_are_identical_then_effect_is_exactly_zero(forecaster, request_frames):

@@ -52,6 +52,7 @@ def test_when_running_whatif_from_the_cli_then_effects_and_plans_are_written(tra
     assert code == 0
     effects = json.loads(out.read_text())
     assert {e["plan_a"] for e in effects} == {"hold"} and {e["plan_b"] for e in effects} == {"scale_out"}
+    assert all({"support_a", "support_b", "flag", "prob_b_better_model"} <= set(e) for e in effects)
     plans = pd.read_parquet(tmp_path / "whatif_plans.parquet")
     assert set(plans["plan"]) == {"hold", "scale_out"}
     assert "P(scale_out better)" in capsys.readouterr().out

@@ -24,7 +24,10 @@ def register(subparsers) -> None:
         "whatif", help="compare two or more plans of interventions",
         description="Roll each plan forward in latent space with the same random draws and report, per "
         "plan, quantiles and event probabilities and, per pair, the effect (B - A) with its interval "
-        "and the probability that B beats A on the objective.",
+        "and the probability that B beats A on the objective. Where the model learned the logging "
+        "policy, each plan is scored for support (is it what the operator was seen doing in such a "
+        "state?), and a pair with a plan outside that support is shown with P(better) tempered "
+        "toward 0.5 and a wider interval (columns support_a, support_b, flag, prob_b_better_model).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_argument(p)

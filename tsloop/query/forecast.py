@@ -66,7 +66,13 @@ def forecast(
         event_samples=paths.event.numpy(),
         event_prob=paths.event_prob.numpy(),
         levels=tuple(quantiles),
+        control_support=_numpy(getattr(paths, "control_support", None)),  # only a model with a policy head has it
+        control_mask=batch["future_control_mask"].numpy() > 0,
     )
+
+
+def _numpy(value) -> np.ndarray | None:
+    return None if value is None else np.asarray(value.detach().cpu() if torch.is_tensor(value) else value)
 
 
 def split_frame(spec: TaskSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:

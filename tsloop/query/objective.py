@@ -8,11 +8,13 @@ better), ``sum:power_kw``, ``any:slo_breach`` (probability of at least one event
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tsloop.errors import PlanError
+from tsloop.query import overlap
 
 AGGREGATES = {
     "mean": lambda x: x.mean(axis=-1),
@@ -24,6 +26,7 @@ AGGREGATES = {
     "count": lambda x: (x > 0.5).sum(axis=-1).astype(float),
 }
 GOALS = ("min", "max")
+UNCHECKED = "unchecked"  # the flag of an effect whose plans' support the model could not score
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,15 @@ class Objective:
 
 @dataclass(frozen=True)
 class Effect:
-    """The distribution of ``value(B) - value(A)`` over common-random-number paths."""
+    """The distribution of ``value(B) - value(A)`` over common-random-number paths.
+
+    ``lower``, ``upper`` and ``prob_b_better`` are the answer shown: when the plans' support was
+    checked, tempered by :mod:`tsloop.query.overlap` (a guard against plans outside the training
+    log); ``prob_b_better_model`` is the model's own probability. ``flag`` is the worse of the two
+    plans' labels ('supported', 'weak', 'unsupported'), or 'unchecked' when the model could not
+    score support; unchecked supports stay at 1.0, the value that tempers nothing, and a row
+    (``as_row``) leaves them empty.
+    """
 
     plan_a: str
     plan_b: str
@@ -75,8 +86,17 @@ class Effect:
     upper: float
     prob_b_better: float
     interval: float
+    support_a: float = 1.0
+    support_b: float = 1.0
+    prob_b_better_model: float | None = None  # None: the same as prob_b_better (nothing tempered)
+    flag: str = UNCHECKED
+
+    def __post_init__(self) -> None:
+        if self.prob_b_better_model is None:
+            object.__setattr__(self, "prob_b_better_model", self.prob_b_better)
 
     def as_row(self) -> dict[str, float | str]:
+        checked = self.flag != UNCHECKED
         return {
             "plan_a": self.plan_a,
             "plan_b": self.plan_b,
@@ -84,6 +104,10 @@ class Effect:
             f"effect_q{(1 - self.interval) / 2:.3f}": self.lower,
             f"effect_q{(1 + self.interval) / 2:.3f}": self.upper,
             "prob_b_better": self.prob_b_better,
+            "prob_b_better_model": self.prob_b_better_model,
+            "support_a": self.support_a if checked else math.nan,
+            "support_b": self.support_b if checked else math.nan,
+            "flag": self.flag,
         }
 
 
@@ -95,9 +119,15 @@ def prob_better(diff: np.ndarray, goal: str) -> float:
 
 
 def pairwise_effects(
-    values: dict[str, np.ndarray], objective: Objective, interval: float = 0.9
+    values: dict[str, np.ndarray], objective: Objective, interval: float = 0.9,
+    support: dict[str, float] | None = None,
 ) -> list[Effect]:
-    """Effects of every plan against every earlier plan, path by path (values are (S,) each)."""
+    """Effects of every plan against every earlier plan, path by path (values are (S,) each).
+
+    ``support``: plan -> support score for this series (``overlap.plan_support``); when given, each
+    pair's interval and P(B better) are tempered by ``overlap.widen`` and ``overlap.temper`` and
+    the pair is flagged; when None, the effects are the model's, flagged 'unchecked'.
+    """
     names = list(values)
     effects = []
     for i, a in enumerate(names):
@@ -105,5 +135,18 @@ def pairwise_effects(
             diff = values[b] - values[a]
             prob = prob_better(diff, objective.goal)
             lo, hi = np.quantile(diff, [(1 - interval) / 2, (1 + interval) / 2])
-            effects.append(Effect(a, b, float(diff.mean()), float(lo), float(hi), prob, interval))
+            effect = Effect(a, b, float(diff.mean()), float(lo), float(hi), prob, interval)
+            if support is not None:
+                effect = _tempered(effect, float(support[a]), float(support[b]))
+            effects.append(effect)
     return effects
+
+
+def _tempered(effect: Effect, support_a: float, support_b: float) -> Effect:
+    lower, upper = overlap.widen(effect.mean, effect.lower, effect.upper, support_a, support_b)
+    return replace(
+        effect, lower=float(lower), upper=float(upper),
+        prob_b_better=overlap.temper(effect.prob_b_better, support_a, support_b),
+        support_a=support_a, support_b=support_b, prob_b_better_model=effect.prob_b_better,
+        flag=overlap.worse(overlap.label(support_a), overlap.label(support_b)),
+    )

@@ -12,7 +12,9 @@ The request is a frame (MLflow's ``dataframe_split`` or ``dataframe_records``) a
 The answer is a table. A forecast (no ``plan`` column, or one plan) gives ``ForecastResult.to_frame``.
 A what-if gives each plan's forecast rows (``table`` = ``forecast``, with ``plan``) followed by the
 effect rows (``table`` = ``effect``: plan_a, plan_b, the effect B - A on the objective with its
-interval, and P(B better)); cells a row does not use are null.
+interval, P(B better), the model's own ``prob_b_better_model``, each plan's ``support_a`` /
+``support_b`` and the pair's ``flag``: see ``WhatIfResult.effects_frame``); cells a row does not
+use are null.
 
 A request the model cannot answer raises ``MlflowException`` with INVALID_PARAMETER_VALUE, which the
 scoring server returns as HTTP 400 with the message, and goes on serving.

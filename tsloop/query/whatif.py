@@ -11,10 +11,11 @@ from tsloop.data.readers import Frame
 from tsloop.data.scaling import StandardScaler
 from tsloop.data.spec import TaskSpec, did_you_mean
 from tsloop.errors import DataError, PlanError
+from tsloop.query import overlap
 from tsloop.query.forecast import forecast
 from tsloop.query.loading import RANGE_MARGIN
 from tsloop.query.objective import Objective, pairwise_effects
-from tsloop.query.results import DEFAULT_LEVELS, NUM_SAMPLES, WhatIfResult
+from tsloop.query.results import DEFAULT_LEVELS, NUM_SAMPLES, ForecastResult, WhatIfResult
 
 
 def plan_frame(spec: TaskSpec, name: str, plan: Frame, future: Frame | None) -> pd.DataFrame:
@@ -69,13 +70,29 @@ def whatif(
                                        num_samples=num_samples, seed=seed, range_margin=range_margin)
         except (DataError, PlanError) as err:  # name the plan: the data layer cannot
             raise PlanError(f"plan {name!r}: {err}") from None
+    return compare(forecasts, obj, interval)
+
+
+def compare(forecasts: Mapping[str, ForecastResult], objective: Objective, interval: float = 0.9) -> WhatIfResult:
+    """Compare forecasts of the same series under each plan on ``objective``: the effect of every
+    pair per series, tempered by the plans' support (``tsloop.query.overlap``) when every forecast
+    carries ``control_support``; otherwise the model's effects, flagged 'unchecked'. A forecast
+    without ``control_mask`` counts every control as set."""
+    forecasts = dict(forecasts)
     values = {
-        name: np.stack([obj.evaluate(f.paths(b)) for b in range(len(f.series_ids))], axis=1)
+        name: np.stack([objective.evaluate(f.paths(b)) for b in range(len(f.series_ids))], axis=1)
         for name, f in forecasts.items()
     }
+    support = {}
+    if all(f.control_support is not None for f in forecasts.values()):
+        support = {
+            name: overlap.plan_support(f.control_support, True if f.control_mask is None else f.control_mask)
+            for name, f in forecasts.items()
+        }
     first = next(iter(forecasts.values()))
     effects = {
-        sid: pairwise_effects({n: v[:, b] for n, v in values.items()}, obj, interval)
+        sid: pairwise_effects({n: v[:, b] for n, v in values.items()}, objective, interval,
+                              {n: float(s[b]) for n, s in support.items()} if support else None)
         for b, sid in enumerate(first.series_ids)
     }
-    return WhatIfResult(forecasts, obj, values, effects)
+    return WhatIfResult(forecasts, objective, values, effects, support)

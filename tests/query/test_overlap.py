@@ -1,0 +1,61 @@
+"""Overlap: a plan's support score, its label, and the guard on the answer shown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsloop.query.overlap import SUPPORTED_FROM, UNSUPPORTED_BELOW, label, plan_support, temper, widen, worse
+
+
+def test_when_a_step_is_not_set_by_the_plan_then_its_support_does_not_count():
+    support = np.array([[[0.6, 0.001], [0.3, 0.9]],  # series 0: the 0.001 is on a control not set
+                        [[0.6, 0.001], [0.3, 0.9]]])  # series 1: the same values, every control set
+    mask = np.array([[[True, False], [True, True]],
+                     [[True, True], [True, True]]])
+    assert plan_support(support, mask) == pytest.approx([0.3, 0.001])
+
+
+def test_when_a_plan_sets_no_control_then_its_support_is_one():
+    support = np.full((2, 3, 1), 0.001)
+    mask = np.zeros((2, 3, 1), dtype=bool)
+    assert plan_support(support, mask).tolist() == [1.0, 1.0]
+    assert plan_support(np.zeros((2, 3, 0)), np.zeros((2, 3, 0), dtype=bool)).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("score, expected", [
+    (1.0, "supported"), (SUPPORTED_FROM, "supported"), (0.049, "weak"), (UNSUPPORTED_BELOW, "weak"),
+    (0.0099, "unsupported"), (0.0, "unsupported"),
+])
+def test_when_a_score_is_labelled_then_the_thresholds_are_0_05_and_0_01(score, expected):
+    assert label(score) == expected
+
+
+def test_when_two_labels_are_combined_then_the_worse_one_wins():
+    assert worse("supported", "weak") == "weak" and worse("unsupported", "weak") == "unsupported"
+    assert worse("supported", "supported") == "supported"
+
+
+def test_when_both_plans_are_supported_then_the_answer_is_unchanged():
+    assert temper(0.93, 0.2, SUPPORTED_FROM) == 0.93
+    assert widen(1.5, 0.7, 2.2, 0.2, SUPPORTED_FROM) == (0.7, 2.2)
+
+
+@pytest.mark.parametrize("support", [0.0, 0.005])
+def test_when_a_plan_is_unsupported_then_p_better_is_one_half(support):
+    assert temper(0.97, 0.8, support) == 0.5
+    assert temper(0.02, support, 0.8) == 0.5
+
+
+@pytest.mark.parametrize("mean, lower, upper", [(1.0, 0.9, 1.1), (-3.0, -3.2, -2.5), (0.2, -0.5, 2.0)])
+def test_when_a_plan_is_unsupported_then_the_interval_holds_zero_and_twice_the_effect(mean, lower, upper):
+    low, high = widen(mean, lower, upper, 0.9, 0.0)
+    assert low <= min(0.0, 2 * mean) and high >= max(0.0, 2 * mean)
+    assert low <= lower and high >= upper
+
+
+def test_when_a_plan_is_weak_then_the_answer_is_tempered_part_way():
+    middle = (SUPPORTED_FROM + UNSUPPORTED_BELOW) / 2
+    assert temper(0.9, 0.5, middle) == pytest.approx(0.7)
+    low, high = widen(1.0, 0.9, 1.1, 0.5, middle)  # w = 0.5 * max(1.0, 0.2)
+    assert (low, high) == pytest.approx((0.5, 1.5))

@@ -1,0 +1,90 @@
+"""Overlap (support): whether a plan stays where the training log shows the operator acting.
+
+A world model learns what the controls did from the controls the logging operator chose. A plan
+that sets a control the operator never chose in such a state asks the model to extrapolate, and
+its forecast there is a guess however narrow its sample paths are. The model's logging-policy
+head gives, per series, horizon step and intervention channel, the two-sided tail probability of
+the planned value under that policy given the (simulated) state (``ForecastResult.control_support``,
+averaged over sample paths). This module turns it into one score per plan and series, a label,
+and a guard on the answer shown to the user.
+
+The score of a plan is the *minimum* tail probability over the steps and channels the plan sets:
+one control that the operator was never seen choosing in such a state is enough to take the
+rollout outside the data, and every later step is conditioned on it, so a mean over steps would
+let many ordinary steps hide the one that leaves the data.
+
+Labels: ``supported`` from SUPPORTED_FROM (0.05) up, ``weak`` in [UNSUPPORTED_BELOW,
+SUPPORTED_FROM) = [0.01, 0.05), ``unsupported`` below UNSUPPORTED_BELOW (0.01).
+
+The guard is a rule, not a posterior: it does not say what the effect is, only how much of the
+model's answer to show. For a pair of plans let m = min(support_a, support_b) and
+
+    s = clip((m - UNSUPPORTED_BELOW) / (SUPPORTED_FROM - UNSUPPORTED_BELOW), 0, 1)
+
+so s = 1 for a supported pair, 0 for a pair with an unsupported plan, and rises linearly across
+the weak band. Then
+
+- P(B better) shown = 0.5 + s (p - 0.5): unchanged for a supported pair, exactly 0.5 for an
+  unsupported one;
+- with w = (1 - s) max(|mean|, upper - lower), the effect interval shown is
+  [min(lower, mean - w), max(upper, mean + w)]: unchanged for a supported pair; for an
+  unsupported one (s = 0) it contains both 0 and twice the point effect, so no sign and no size
+  of the effect is claimed. The point effect itself is left as the model gives it.
+
+Example::
+
+    >>> import numpy as np
+    >>> support = np.array([[[0.6], [0.004]]])           # (B=1, H=2, Ci=1)
+    >>> plan_support(support, np.array([[[True], [False]]]))   # the second step is not set
+    array([0.6])
+    >>> label(0.004), temper(0.97, 0.6, 0.004)
+    ('unsupported', 0.5)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SUPPORTED_FROM = 0.05  # a plan with support >= this is supported: the answer is shown as the model gives it
+UNSUPPORTED_BELOW = 0.01  # a plan with support below this is unsupported: P(better) shown is 0.5
+LABELS = ("supported", "weak", "unsupported")  # best first
+
+
+def plan_support(control_support: np.ndarray, control_mask: np.ndarray) -> np.ndarray:
+    """Support score per series: the minimum of ``control_support`` (B, H, Ci) over the steps and
+    channels where ``control_mask`` (B, H, Ci) says the plan sets the control -> (B,); a series
+    whose plan sets nothing scores 1.0 (nothing was asked outside the data)."""
+    control_support = np.asarray(control_support, dtype=float)
+    mask = np.broadcast_to(np.asarray(control_mask, dtype=bool), control_support.shape)
+    score = np.where(mask, control_support, np.inf).min(axis=(1, 2), initial=np.inf)  # (B,)
+    return np.where(np.isinf(score), 1.0, score)
+
+
+def label(score: float) -> str:
+    """'supported' (score >= SUPPORTED_FROM), 'weak' (>= UNSUPPORTED_BELOW) or 'unsupported'."""
+    if score >= SUPPORTED_FROM:
+        return "supported"
+    return "weak" if score >= UNSUPPORTED_BELOW else "unsupported"
+
+
+def worse(*labels: str) -> str:
+    """The least supported of the labels."""
+    return max(labels, key=LABELS.index)
+
+
+def strength(support_a: float, support_b: float) -> float:
+    """How much of the model's answer to show for a pair, s in [0, 1] (see the module docstring)."""
+    low = min(support_a, support_b)
+    return float(np.clip((low - UNSUPPORTED_BELOW) / (SUPPORTED_FROM - UNSUPPORTED_BELOW), 0.0, 1.0))
+
+
+def temper(prob_b_better: float, support_a: float, support_b: float) -> float:
+    """P(B better) as shown: pulled toward 0.5 by the pair's strength s, 0.5 + s (p - 0.5)."""
+    return 0.5 + strength(support_a, support_b) * (prob_b_better - 0.5)
+
+
+def widen(mean: float, lower: float, upper: float, support_a: float, support_b: float) -> tuple[float, float]:
+    """The effect interval as shown: widened to [mean - w, mean + w] at least, with
+    w = (1 - s) max(|mean|, upper - lower); unchanged for a supported pair."""
+    w = (1.0 - strength(support_a, support_b)) * max(abs(mean), upper - lower)
+    return min(lower, mean - w), max(upper, mean + w)
