@@ -94,7 +94,7 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
     spec, sim, noise = scenario.spec, scenario.sim, scenario.noise
     H = spec.horizon
     c = list(spec.target).index(OBJECTIVE_CHANNEL)
-    pairs, crps = [], {"tsloop": [], "oracle": []}
+    pairs, crps, example = [], {"tsloop": [], "oracle": []}, ""
     for i, (t0, state) in enumerate(zip(origins, states_at(sim, noise, origins))):
         history, future = frames_at(scenario, t0)
         plans = demo_plans(scenario, t0, H)
@@ -102,6 +102,7 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
             history, {n: plan_frame(scenario, future, p) for n, p in plans.items()},
             objective=f"mean:{OBJECTIVE_CHANNEL}", num_samples=num_samples, seed=i,
         )
+        example = f"origin step {t0}:\n{answer.summary()}"  # the last origin's answer, as a user reads it
         oracle = sim.rollout(state, list(plans.values()), noise.exog.temp_forecast[:, t0 : t0 + H],
                              n_paths=oracle_paths, seed=i)
         oracle_values = {n: _mean_objective(o.targets[OBJECTIVE_CHANNEL]) for n, o in zip(plans, oracle)}  # (N, S)
@@ -118,6 +119,8 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
                 "effect_tsloop": effect.mean, "effect_lo": effect.lower, "effect_hi": effect.upper,
                 "effect_oracle": float(true_effect[b]),
                 "p_better_tsloop": effect.prob_b_better,
+                "p_better_model": effect.prob_b_better_model,  # before the overlap guard tempers it
+                "support_hold": effect.support_a, "support_scale_out": effect.support_b, "flag": effect.flag,
                 # the rule of the model's prob_b_better: identical plans (at 16 replicas) give 0.5, not 0
                 "p_better_oracle": prob_better(oracle_values["scale_out"][:, b] - oracle_values["hold"][:, b], "min"),
                 "material": bool(abs(true_effect[b]) > material * abs(base[b])),
@@ -137,6 +140,8 @@ def evaluate_whatif(forecaster, scenario: Scenario, origins: list[int], num_samp
         "p_better_brier": float(((table["p_better_tsloop"] - table["p_better_oracle"]) ** 2).mean()),
         "cf_crps_tsloop": float(np.mean(crps["tsloop"])),
         "cf_crps_oracle": float(np.mean(crps["oracle"])),
+        "flagged_pairs": int(table["flag"].isin(["weak", "unsupported"]).sum()),
     }
     summary["cf_crps_ratio"] = summary["cf_crps_tsloop"] / summary["cf_crps_oracle"]
+    table.attrs["example"] = example  # the last answer's own summary, with its overlap lines
     return table, summary

@@ -156,6 +156,11 @@ def summary_text(report: DemoReport) -> str:
         f"{w['p_better_oracle_mean']:.2f} (Brier {w['p_better_brier']:.3f})",
         f"  counterfactual CRPS of latency: tsloop {w['cf_crps_tsloop']:.4g} vs oracle {w['cf_crps_oracle']:.4g} "
         f"(ratio {w['cf_crps_ratio']:.2f})",
+        f"  overlap: {w['flagged_pairs']} of {w['pairs']} pairs flagged as outside what the log shows the operator "
+        "doing (their P(better) is tempered toward 0.5)",
+        "",
+        "One answer as a user sees it (the last what-if origin), with the overlap diagnostic per plan:",
+        *("  " + line for line in report.whatif_table.attrs.get("example", "").splitlines()),
         "",
         f"training {report.steps} optimizer steps in {report.train_time_s:.0f} s (validation CRPS "
         f"{report.val_crps:.4g}, scaled units), total {report.wall_time_s:.0f} s",

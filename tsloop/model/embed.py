@@ -125,6 +125,12 @@ class DriveEmbed(nn.Module):
              + self._members(self.control(patchify(control, p, False)), plan.get("member")))
         return u + self._static(static, u)
 
+    def exogenous(self, plan: dict[str, Tensor]) -> Tensor:
+        """The future drive without the controls: known inputs and statics, (B, ceil(H' / P), D)."""
+        known, _, _, static = self._check(plan)
+        u = self.known(patchify(known, self.cfg.patch_len, False))
+        return u + self._static(static, u)
+
     def _members(self, x: Tensor, member: Tensor | None) -> Tensor:
         """(B, N, M*D) embeddings of every control member -> (B, N, D): row b's member, or their mean."""
         m = self.cfg.control_members

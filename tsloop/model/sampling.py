@@ -24,9 +24,10 @@ Two rollouts (``ModelConfig.rollout``):
 
 With ``control_members`` M > 1, path s uses the control member s mod M (a bootstrap ensemble of
 the control pathway), so the spread of an effect over paths includes the model's estimation
-error, not only the noise that common random numbers cancel. With a policy head, each path
-also scores the plan's controls against the learned logging policy at the state before each
-patch: ``control_support`` is their two-sided tail probability (overlap).
+error, not only the noise that common random numbers cancel. With a policy head (policy.py),
+each path also scores the plan's controls against the learned logging policy, given what the
+operator would have seen on that path before each patch: ``control_support`` is their two-sided
+tail probability, averaged over paths (overlap).
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def sample_paths(model: nn.Module, batch: dict[str, Tensor], num_samples: int,
         rho = torch.cat([model.target_rho(), ref.new_full((cfg.event,), cfg.event_rho)])
         u = torch.special.ndtr(ar1(noise, rho))  # (S, B, H, Ct + Ce) uniform marginals
         rollout = _gcomp if getattr(cfg, "rollout", "open_loop") == "gcomp" else _open_loop
-        target, event, event_prob, support = rollout(model, batch, u)
+        target, event, event_prob = rollout(model, batch, u)
+        support = _support(model, batch, target, event) if getattr(model, "policy", None) is not None else None
         levels = model.levels.to(target.dtype)
         quantiles = torch.quantile(target, levels, dim=0).permute(1, 2, 3, 0)  # (B, H, Ct, Q) of the paths
     return SamplePaths(target, event, event_prob, quantiles, noise, support)
@@ -146,11 +148,7 @@ def _open_loop(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
     prob = torch.stack([o.event_prob for o in outs])[member[:, 0]]  # (S, B, H, Ce)
     target = interpolate_quantiles(quantiles, model.levels, u[..., :cfg.target])
     event = (u[..., cfg.target:] < prob).to(u.dtype)
-    support = None
-    if getattr(model, "policy", None) is not None:  # the logging policy at h_0 and at the imagined states before each patch
-        states = torch.stack([o.latents[:, :-1] for o in outs])[member[:, 0]]  # (S, B, K, D)
-        support = _support(model, states.flatten(0, 1), batch, s)
-    return target, event, prob.mean(0), support
+    return target, event, prob.mean(0)
 
 
 def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
@@ -167,9 +165,8 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
     drive = model.drive_embed.future(rows)  # (B*S, K, D)
     linear = model.linear_path(normed) if model.linear_path is not None else None  # (B, H, Ct)
     uu = u.transpose(0, 1).reshape(b * s, *u.shape[2:])  # (B*S, H, C) in the rows' order
-    targets, events, probs, states = [], [], [], []
+    targets, events, probs = [], [], []
     for k in range(drive.shape[1]):
-        states.append(h)
         prior = model.step(h, drive[:, k], None, run)
         q, logits = model.decode(prior[:, None])  # (B*S, P, Ct, Q), (B*S, P, Ce)
         span = slice(k * p, min((k + 1) * p, cfg.horizon))
@@ -186,17 +183,17 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
             h = model.step(h, drive[:, k], e, run)
     unflat = lambda x: x.view(b, s, *x.shape[1:]).transpose(0, 1)  # (B*S, ...) -> (S, B, ...)
     target = unflat(torch.cat(targets, 1)) * scale + shift  # back from instance units
-    support = None
-    if model.policy is not None:
-        support = _support(model, unflat(torch.stack(states, 1)).flatten(0, 1), batch, s)
-    return target, unflat(torch.cat(events, 1)), unflat(torch.cat(probs, 1)).mean(0), support
+    return target, unflat(torch.cat(events, 1)), unflat(torch.cat(probs, 1)).mean(0)
 
 
-def _support(model: nn.Module, states: Tensor, batch: dict[str, Tensor], s: int) -> Tensor:
-    """Mean over paths of the plan's two-sided tail probability under the policy head given each
-    path's state before each patch: states (S*B, K, D) -> (B, H, Ci)."""
-    cfg = model.cfg
-    q = model.policy_quantiles(states)[:, : cfg.horizon]  # (S*B, H, Ci, Q)
-    plan = batch["future_control"][:, : cfg.horizon]  # (B, H, Ci)
-    tail = tail_probability(q, model.levels, plan.repeat(s, 1, 1))
-    return tail.view(s, *plan.shape).mean(0)
+def _support(model: nn.Module, batch: dict[str, Tensor], target: Tensor, event: Tensor) -> Tensor:
+    """Mean over paths of the plan's two-sided tail probability under the policy head, given what
+    each path shows before each patch: paths (S, B, H, Ct) scaled units, (S, B, H, Ce) -> (B, H, Ci)."""
+    s, b = target.shape[:2]
+    normed, shift, scale = model.normalise(batch)
+    rows = {key: value.repeat(s, *[1] * (value.dim() - 1))  # row s * B + b
+            for key, value in normed.items() if torch.is_tensor(value) and value.shape[:1] == (b,)}
+    seen = ((target - shift) / scale).flatten(0, 1)  # instance units, as the model observes
+    q = model.policy_quantiles(rows, seen, event.flatten(0, 1))  # (S*B, H, Ci, Q)
+    plan = rows["future_control"][:, : model.cfg.horizon]
+    return tail_probability(q, model.levels, plan).view(s, b, *plan.shape[1:]).mean(0)

@@ -34,6 +34,7 @@ from tsloop.model.core import LoopedCore, LoopRun
 from tsloop.model.embed import DriveEmbed, ObservationEmbed, Prelude
 from tsloop.model.heads import Coda, EventHead, QuantileHead
 from tsloop.model.linear_path import LinearPath
+from tsloop.model.policy import PolicyHead, policy_inputs
 from tsloop.model.sampling import SamplePaths, sample_paths
 
 
@@ -67,9 +68,8 @@ class WorldModel(nn.Module):
         self.quantile_head = QuantileHead(d, cfg.patch_len, cfg.target, cfg.quantiles)
         self.event_head = EventHead(d, cfg.patch_len, cfg.event)
         self.linear_path = LinearPath(cfg) if cfg.linear_path and cfg.target > 0 else None
-        # the logging operator's policy: quantiles of the controls of patch k given the state before it
-        self.policy = (QuantileHead(d, cfg.patch_len, cfg.intervention, cfg.quantiles)
-                       if cfg.policy_head and cfg.intervention > 0 else None)
+        # the logging operator's policy (policy.py): overlap of a plan with the log
+        self.policy = PolicyHead(cfg) if cfg.policy_head and cfg.intervention > 0 else None
         # balancing (CRN): an adversary of the same form, trained through a gradient reversal
         self.adversary = (QuantileHead(d, cfg.patch_len, cfg.intervention, cfg.quantiles)
                           if cfg.balance_weight > 0 and cfg.intervention > 0 else None)
@@ -248,16 +248,17 @@ class WorldModel(nn.Module):
         regime = self._deferred_terms if cfg.deferred else self._stepwise_terms
         terms, h, q_all, logs = regime(batch, h0, drive, run, step)
         y, mask = batch["future_target"], batch["future_target_mask"]
-        if cfg.one_step_weight > 0 or self.policy is not None or self.adversary is not None:
-            one_step, before = self._one_step_loss(batch, h0, drive, run,
-                                                   cfg.one_step_weight > 0 or self.adversary is not None)
+        if cfg.one_step_weight > 0 or self.adversary is not None:
+            one_step, before = self._one_step_loss(batch, h0, drive, run)
             if cfg.one_step_weight > 0:
                 terms["one_step"] = cfg.one_step_weight * one_step
-            if self.policy is not None:  # on detached states: it describes the log, it does not shape the model
-                terms["policy"] = self._policy_loss(batch, self.policy(before.detach()))
             if self.adversary is not None:  # the adversary learns the policy; the states learn to hide it
                 hidden = losses.reverse_gradient(before, cfg.balance_weight)
                 terms["balance"] = self._policy_loss(batch, self.adversary(hidden))
+        if self.policy is not None:  # on detached inputs: it describes the log, it does not shape the model
+            seen, known = policy_inputs(self, batch, batch["future_target"], batch["future_event"],
+                                        batch["future_target_mask"])
+            terms["policy"] = self._policy_loss(batch, self.policy(seen, known))
         if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
             states = torch.cat([h0[:, None], h], dim=1)
             terms["jacobian"] = cfg.jacobian_weight * self._jacobian(states, drive, run)
@@ -314,10 +315,10 @@ class WorldModel(nn.Module):
                  "event": losses.event_bce(logits, batch["future_event"], cfg.event_pos_weight)}
         return terms, h, q_all, {"deferred_k": float(drive.shape[1])}
 
-    def _one_step_loss(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun,
-                       needed: bool = True) -> tuple[Tensor | None, Tensor]:
+    def _one_step_loss(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor,
+                       run: LoopRun) -> tuple[Tensor, Tensor]:
         """Forecast loss of one imagined step taken from each teacher-forced (observed) state, and
-        those states before each patch (B, K, D); with ``needed`` False only the states, no grad.
+        those states before each patch (B, K, D).
 
         Under a reactive logging policy the control of patch k depends on what was seen up to
         patch k-1; an open-loop rollout hides that from the model, which then learns the policy's
@@ -326,10 +327,6 @@ class WorldModel(nn.Module):
         unconfounded transition, the one a what-if needs.
         """
         obs = self.future_obs(batch, self.obs_embed)  # (B, K, D)
-        if not needed:
-            with torch.no_grad():
-                posterior = self.rollout(h0, drive, obs, run.untraced())
-            return None, torch.cat([h0[:, None], posterior[:, :-1]], dim=1)
         posterior = self.rollout(h0, drive, obs, run)  # (B, K, D): h_k after observing patch k
         before = torch.cat([h0[:, None], posterior[:, :-1]], dim=1)  # state before each patch
         b, k, d = before.shape
@@ -347,10 +344,11 @@ class WorldModel(nn.Module):
         q = quantiles[:, : self.cfg.horizon]
         return losses.pinball(q, batch["future_control"], batch["future_control_mask"], self.levels)
 
-    def policy_quantiles(self, states: Tensor) -> Tensor:
-        """States before patches (B, K, D) -> quantiles (B, K*P, Ci, Q) of the controls the logging
-        operator set over those patches (scaled units)."""
-        return self.policy(states)
+    def policy_quantiles(self, batch: dict[str, Tensor], future_target: Tensor, future_event: Tensor) -> Tensor:
+        """Quantiles (R, H, Ci, Q) of the controls the logging operator would set over the horizon
+        of a normalised batch (R rows), given the horizon's targets (R, H, Ct, instance units) and
+        events (R, H, Ce) as the operator would have seen them (policy.py)."""
+        return self.policy(*policy_inputs(self, batch, future_target, future_event))[:, : self.cfg.horizon]
 
     def _jacobian(self, states: Tensor, drive: Tensor, run: LoopRun) -> Tensor:
         """Jacobian penalty at one random outer step, recomputed with every loop differentiable."""
