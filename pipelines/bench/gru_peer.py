@@ -8,11 +8,12 @@ paths with the same Gaussian copula and ``tsloop.forecaster.Forecaster`` answers
 what-if queries with it unchanged: a plan is only a different ``future_control``.
 
     model = GRUWorldModel(GRUConfig.for_task(task.spec))
-    report = train_peer(model, task, PeerTrainConfig(max_time_s=120, seed=0))
+    report = train_peer(model, task, PeerTrainConfig(max_steps=1500, seed=0))
     forecaster = Forecaster(model, task.spec, task.scaler)   # .forecast / .whatif as for tsloop
 
-Training is a plain torch loop (AdamW, gradient clipping, early stopping on the validation loss,
-a wall-clock cap, best weights restored): the same budget rules as ``tsloop.train.fit``.
+Training is a plain torch loop (AdamW, gradient clipping, a budget of optimizer steps, early stopping
+on the validation loss checked 10 times over that budget, best weights restored): the same budget
+rules as ``tsloop.train.fit``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from tsloop.demo.run import DEMO_STEPS
 from tsloop.model.config import DEFAULT_QUANTILES
 from tsloop.model.sampling import gaussianize_pit
 
@@ -143,19 +145,27 @@ class GRUWorldModel(nn.Module):
 
 @dataclass
 class PeerTrainConfig:
-    """The budget every trained peer gets: the same cap and early-stopping rule as tsloop's runs."""
+    """The budget every trained peer gets: the same step budget and early-stopping rule as tsloop's runs."""
 
-    max_time_s: float = 120.0  # wall-clock cap on training
-    max_epochs: int = 30
+    max_steps: int | None = DEMO_STEPS  # optimizer-step budget (tsloop's TrainConfig.max_steps); None = epochs only
+    max_time_s: float | None = None  # wall-clock cap on training; None = none (results then do not depend on load)
+    max_epochs: int = 1000
     limit_train_batches: int = 10_000  # per epoch
     limit_val_batches: int = 10_000
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-2
     grad_clip: float = 1.0
-    patience: int = 5  # epochs without a better validation loss
+    patience: int = 5  # validation checks without a better validation loss
     stride: int = 2  # step between training and validation windows
     seed: int = 0
+
+    def validation_every(self, batches_per_epoch: int) -> int | None:
+        """Optimizer steps between validation checks, or None for each epoch end: tsloop's rule
+        (``TrainConfig.validation_interval``): 10 checks over a step budget that ends before the epochs do."""
+        if not self.max_steps or self.max_epochs * min(batches_per_epoch, self.limit_train_batches) <= self.max_steps:
+            return None
+        return -(-self.max_steps // 10)
 
 
 def _loader(task, part: str, cfg: PeerTrainConfig, shuffle: bool):
@@ -177,19 +187,33 @@ def _validate(model: nn.Module, loader, limit: int) -> float:
 
 
 def train_peer(model: nn.Module, task, cfg: PeerTrainConfig) -> dict:
-    """Train with early stopping on validation loss under a wall-clock cap; restore the best weights,
-    then fit the copula rho from validation PITs. Returns the budget actually used."""
+    """Train for ``cfg.max_steps`` optimizer steps with early stopping on the validation loss (and the
+    optional wall-clock cap); restore the best weights, then fit the copula rho from validation PITs.
+    Returns the budget actually used."""
     torch.manual_seed(cfg.seed)
     train, val = _loader(task, "train", cfg, True), _loader(task, "val", cfg, False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, steps, epochs, stale = time.perf_counter(), 0, 0, 0
+    every = cfg.validation_every(len(train))
+    start, steps, checked, stale, stopped = time.perf_counter(), 0, -1, 0, "max_epochs"
     best = (float("inf"), copy.deepcopy(model.state_dict()), 0)
-    out_of_time = False
+
+    def check() -> bool:
+        """Validate now; True when patience has run out."""
+        nonlocal best, stale, checked
+        val_loss, checked = _validate(model, val, cfg.limit_val_batches), steps
+        if val_loss < best[0]:
+            best, stale = (val_loss, copy.deepcopy(model.state_dict()), steps), 0
+        else:
+            stale += 1
+        return stale >= cfg.patience
+
     model.train()
-    for epoch in range(cfg.max_epochs):
+    for _ in range(cfg.max_epochs):
         for i, batch in enumerate(train):
-            if i >= cfg.limit_train_batches or time.perf_counter() - start > cfg.max_time_s:
-                out_of_time = time.perf_counter() - start > cfg.max_time_s
+            if i >= cfg.limit_train_batches:
+                break
+            if cfg.max_time_s is not None and time.perf_counter() - start > cfg.max_time_s:
+                stopped = "time"
                 break
             loss = model.loss(batch)
             opt.zero_grad()
@@ -197,21 +221,23 @@ def train_peer(model: nn.Module, task, cfg: PeerTrainConfig) -> dict:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             steps += 1
-        epochs = epoch + 1
-        val_loss = _validate(model, val, cfg.limit_val_batches)
-        if val_loss < best[0]:
-            best, stale = (val_loss, copy.deepcopy(model.state_dict()), epochs), 0
-        else:
-            stale += 1
-        if out_of_time or stale >= cfg.patience:
+            if every and steps % every == 0 and check():
+                stopped = "patience"
+                break
+            if cfg.max_steps and steps >= cfg.max_steps:
+                stopped = "steps"
+                break
+        if stopped == "max_epochs" and every is None and check():
+            stopped = "patience"
+        if stopped != "max_epochs":
             break
+    if checked != steps:  # the last weights are a candidate too
+        check()
     model.load_state_dict(best[1])
     model.rho.copy_(fit_copula_rho(model, val, cfg.limit_val_batches))
     model.eval()
-    return {"train_s": time.perf_counter() - start, "steps": steps, "epochs": steps / len(train), "best_epoch": best[2],
-            "best_val_loss": best[0], "stopped": "time" if out_of_time else ("patience" if stale >= cfg.patience
-                                                                             else "max_epochs"),
-            "budget": asdict(cfg)}
+    return {"train_s": time.perf_counter() - start, "steps": steps, "epochs": steps / len(train), "best_step": best[2],
+            "best_val_loss": best[0], "stopped": stopped, "budget": asdict(cfg)}
 
 
 def fit_copula_rho(model: nn.Module, loader, limit: int) -> Tensor:

@@ -24,10 +24,11 @@ class Scenario:
     spec: TaskSpec
 
 
-def make_scenario(series: int, days: int, step_minutes: int, seed: int) -> Scenario:
-    """Simulate the logged fleet (operator policy) and describe it as a what-if task."""
+def make_scenario(series: int, days: int, step_minutes: int, seed: int, confounding: float = 1.0) -> Scenario:
+    """Simulate the logged fleet (operator policy) and describe it as a what-if task;
+    ``confounding`` is how strongly the logging operator reacts to what it sees (0 = not at all)."""
     steps = days * 24 * 60 // step_minutes
-    cfg = PlantConfig(series=series, steps=steps, step_minutes=step_minutes, confounding=1.0)
+    cfg = PlantConfig(series=series, steps=steps, step_minutes=step_minutes, confounding=confounding)
     sim = PlantSimulator(cfg, seed=seed)
     noise, logged = sim.simulate()
     spec = TaskSpec.from_dict(plant_task("whatif", cfg, data=None))
