@@ -19,11 +19,12 @@ from torch import nn
 from tsloop.demo.run import WHATIF_OPTIONS
 
 MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default (tsloop_config); None: not tsloop
-    "tsloop": {},
+    "tsloop": {},  # the task's default: G-computation rollouts, 5 control members, policy head, aligned controls
     "tsloop_openloop": {"rollout": "open_loop", "one_step_weight": 0.0},  # no correction: the naive multi-step rollout
-    "tsloop_onestep": {"rollout": "open_loop", "one_step_weight": 1.0},
-    "tsloop_gcomp": {"rollout": "gcomp"},
-    "tsloop_noensemble": {"control_members": 1},
+    "tsloop_onestep": {"rollout": "open_loop", "one_step_weight": 1.0},  # one-step loss, open-loop rollouts
+    "tsloop_balance": {"balance_weight": 0.5},  # the default plus CRN-style balancing of the state
+    "tsloop_noensemble": {"control_members": 1},  # no epistemic members: noise-only effect intervals
+    "tsloop_unaligned": {"control_lag": None},  # controls read inside their own patch (before alignment)
     "gru": None,
     "ridge": None,
     "oracle": None,
@@ -33,19 +34,18 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default 
     "tsloop_noloop": {"looped": False},
     "tsloop_unconstrained": {"constrained": False},
 }
-DEFAULT_MODELS = ("tsloop", "tsloop_openloop", "tsloop_onestep", "tsloop_gcomp", "tsloop_noensemble", "gru", "ridge",
-                  "oracle", "constant")
+DEFAULT_MODELS = ("tsloop", "tsloop_openloop", "tsloop_onestep", "tsloop_balance", "tsloop_noensemble",
+                  "tsloop_unaligned", "gru", "ridge", "oracle", "constant")
 REFERENCES = ("oracle", "constant")  # answered from the simulator's truth, nothing trained
 
 
 def tsloop_config(spec, overrides: dict):
-    """The task's default tsloop model for the what-if task, with ``overrides``: the one place that
-    picks it. Until ``ModelConfig.for_task`` lands: the small preset with the demo's WHATIF_OPTIONS."""
+    """The task's default tsloop model for the what-if task (``ModelConfig.for_task``: the what-if
+    defaults of a task with interventions) with the demo's patches of 4 steps, and ``overrides``:
+    the one place that picks it."""
     from tsloop.model.config import ModelConfig
 
-    # return ModelConfig.for_task("small", spec, **overrides)   # <- the one line, once for_task exists
-    return ModelConfig.preset("small", dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon,
-                              **{**dict(WHATIF_OPTIONS), **overrides})
+    return ModelConfig.for_task("small", spec, **{**dict(WHATIF_OPTIONS), **overrides})
 
 
 def unknown_fields(name: str) -> list[str]:

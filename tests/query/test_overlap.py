@@ -9,11 +9,32 @@ from tsloop.query.overlap import SUPPORTED_FROM, UNSUPPORTED_BELOW, label, plan_
 
 
 def test_when_a_step_is_not_set_by_the_plan_then_its_support_does_not_count():
-    support = np.array([[[0.6, 0.001], [0.3, 0.9]],  # series 0: the 0.001 is on a control not set
-                        [[0.6, 0.001], [0.3, 0.9]]])  # series 1: the same values, every control set
-    mask = np.array([[[True, False], [True, True]],
+    support = np.array([[[0.2, 0.001], [0.3, 0.002]],  # series 0: channel 1 is not set at all
+                        [[0.2, 0.001], [0.3, 0.002]]])  # series 1: the same values, every control set
+    mask = np.array([[[True, False], [True, False]],
                      [[True, True], [True, True]]])
-    assert plan_support(support, mask) == pytest.approx([0.3, 0.001])
+    # twice the mean per channel, the smallest channel's times the channels set
+    assert plan_support(support, mask) == pytest.approx([0.5, 2 * 0.0015 * 2])
+
+
+def test_a_plan_drawn_from_the_policy_rarely_scores_below_the_threshold():
+    """Tail probabilities of a plan the operator could have chosen are uniform: the score is a valid
+    p-value however the steps depend on each other (all steps equal: the stickiest control)."""
+    rng = np.random.default_rng(0)
+    u = rng.uniform(size=(20000, 1, 3))
+    sticky = np.repeat(u, 16, axis=1)  # (N, H=16, Ci=3), every step the same
+    independent = rng.uniform(size=(20000, 16, 3))
+    mask = np.ones((20000, 16, 3), dtype=bool)
+    for support in (sticky, independent):
+        assert (plan_support(support, mask) < SUPPORTED_FROM).mean() <= SUPPORTED_FROM
+    # the minimum over every step and channel would flag most such plans
+    assert (independent.min(axis=(1, 2)) < SUPPORTED_FROM).mean() > 0.9
+
+
+def test_a_control_held_outside_the_policy_is_unsupported():
+    support = np.full((1, 16, 3), 0.5)
+    support[0, :, 1] = 0.0  # one control, every step, where the operator never puts it
+    assert label(plan_support(support, np.ones((1, 16, 3), dtype=bool))[0]) == "unsupported"
 
 
 def test_when_a_plan_sets_no_control_then_its_support_is_one():

@@ -8,10 +8,16 @@ the planned value under that policy given the (simulated) state (``ForecastResul
 averaged over sample paths). This module turns it into one score per plan and series, a label,
 and a guard on the answer shown to the user.
 
-The score of a plan is the *minimum* tail probability over the steps and channels the plan sets:
-one control that the operator was never seen choosing in such a state is enough to take the
-rollout outside the data, and every later step is conditioned on it, so a mean over steps would
-let many ordinary steps hide the one that leaves the data.
+The score of a plan is a p-value for "the operator could have chosen this plan": small when the
+plan keeps a control where the operator was not seen putting it in such states. Per control
+channel c the tail probabilities u_{t,c} of the steps the plan sets are averaged, and twice the
+mean is a valid p-value whatever the dependence between steps (Rüschendorf 1982; Vovk & Wang,
+"Combining p-values via averaging", Biometrika 2020); the plan's score is the smallest channel's,
+times the number of channels set (Bonferroni), capped at 1. So a plan drawn from the operator's
+own (well-learned) policy scores below 0.05 at most about 5 % of the time. The minimum over
+steps and channels would not be: with 16 steps and 3 controls the smallest of 48 tail
+probabilities is about 0.02 even for the logged plan (measured on the plant: the logged-like
+"hold" plan scored a median 0.06, and 45 of 48 demo pairs were flagged).
 
 Labels: ``supported`` from SUPPORTED_FROM (0.05) up, ``weak`` in [UNSUPPORTED_BELOW,
 SUPPORTED_FROM) = [0.01, 0.05), ``unsupported`` below UNSUPPORTED_BELOW (0.01).
@@ -34,7 +40,7 @@ the weak band. Then
 Example::
 
     >>> import numpy as np
-    >>> support = np.array([[[0.6], [0.004]]])           # (B=1, H=2, Ci=1)
+    >>> support = np.array([[[0.3], [0.004]]])           # (B=1, H=2, Ci=1)
     >>> plan_support(support, np.array([[[True], [False]]]))   # the second step is not set
     array([0.6])
     >>> label(0.004), temper(0.97, 0.6, 0.004)
@@ -51,13 +57,18 @@ LABELS = ("supported", "weak", "unsupported")  # best first
 
 
 def plan_support(control_support: np.ndarray, control_mask: np.ndarray) -> np.ndarray:
-    """Support score per series: the minimum of ``control_support`` (B, H, Ci) over the steps and
-    channels where ``control_mask`` (B, H, Ci) says the plan sets the control -> (B,); a series
-    whose plan sets nothing scores 1.0 (nothing was asked outside the data)."""
+    """Support score per series (module docstring): of ``control_support`` (B, H, Ci) over the
+    steps where ``control_mask`` (B, H, Ci) says the plan sets the control, twice the mean per
+    channel, the smallest channel's times the channels set, capped at 1 -> (B,); a series whose
+    plan sets nothing scores 1.0 (nothing was asked outside the data)."""
     control_support = np.asarray(control_support, dtype=float)
     mask = np.broadcast_to(np.asarray(control_mask, dtype=bool), control_support.shape)
-    score = np.where(mask, control_support, np.inf).min(axis=(1, 2), initial=np.inf)  # (B,)
-    return np.where(np.isinf(score), 1.0, score)
+    steps = mask.sum(axis=1)  # (B, Ci) steps set per channel
+    mean = np.where(mask, control_support, 0.0).sum(axis=1) / np.maximum(steps, 1)
+    per_channel = np.where(steps > 0, np.minimum(1.0, 2.0 * mean), np.inf)  # (B, Ci)
+    channels = (steps > 0).sum(axis=1)  # (B,)
+    score = np.minimum(1.0, per_channel.min(axis=1, initial=np.inf) * np.maximum(channels, 1))
+    return np.where(channels == 0, 1.0, score)
 
 
 def label(score: float) -> str:
