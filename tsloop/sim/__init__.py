@@ -9,6 +9,8 @@ by the plan.
   an operator policy whose confounding strength is a parameter, and an oracle giving the
   exact predictive law (and CRPS) from any state under any plan.
 - `tsloop.sim.tumour`: the tumour-growth PK-PD benchmark of RMSN / CRN / Causal Transformer.
+- `tsloop.sim.controlled`: a small linear system whose operator reacts to the target, with its
+  effect in closed form: the negative and positive causal controls of every what-if method.
 
 The data layer's source registry calls the two loaders:
 
