@@ -246,7 +246,11 @@ class WorldModel(nn.Module):
         h0 = self.encode(batch, run)
         drive = self.drive_embed.future(batch)  # (B, K_f, D)
         regime = self._deferred_terms if cfg.deferred else self._stepwise_terms
-        terms, h, q_all, logs = regime(batch, h0, drive, run, step)
+        # Under G-computation the multi-step regime does not see the logged future controls: the operator
+        # chose them after outcomes that regime does not observe, so reading them there teaches the shared
+        # control pathway the operator's reaction. Controls then act only through the one-step conditional.
+        blind = self.drive_embed.future(without_future_controls(batch)) if cfg.rollout == "gcomp" else drive
+        terms, h, q_all, logs = regime(batch, h0, blind, run, step)
         y, mask = batch["future_target"], batch["future_target_mask"]
         if cfg.one_step_weight > 0 or self.adversary is not None:
             one_step, before = self._one_step_loss(batch, h0, drive, run)
@@ -261,7 +265,7 @@ class WorldModel(nn.Module):
             terms["policy"] = self._policy_loss(batch, self.policy(seen, known))
         if cfg.jacobian_weight > 0 and torch.is_grad_enabled():
             states = torch.cat([h0[:, None], h], dim=1)
-            terms["jacobian"] = cfg.jacobian_weight * self._jacobian(states, drive, run)
+            terms["jacobian"] = cfg.jacobian_weight * self._jacobian(states, blind, run)
         if cfg.copula_rho is None and cfg.target > 0:
             n = q_all.shape[1]
             terms["copula"] = losses.copula_nll(q_all, y[:, :n], mask[:, :n], self.levels, self.target_rho())
@@ -383,6 +387,15 @@ class WorldModel(nn.Module):
     def lipschitz_probes(self, batch: dict[str, Tensor], iters: int) -> dict[str, float]:
         """Power-iteration sigma_max of the inner and outer steps at this batch's states (eval, no grad)."""
         return stability.lipschitz_probes(self, batch, iters)
+
+
+def without_future_controls(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The batch with every future control marked not set (value 0, mask 0); past controls stay."""
+    out = dict(batch)
+    for key in ("future_control", "future_control_mask"):
+        if key in batch:
+            out[key] = torch.zeros_like(batch[key])
+    return out
 
 
 POISSON1_CDF = (0.36788, 0.73576, 0.91970, 0.98101, 0.99634, 0.99941)  # P(N <= k), N ~ Poisson(1)
