@@ -52,7 +52,7 @@ NULL_BETA, POSITIVE_BETA = 0.0, -0.3
 EXPLORE = 0.1  # the operator's random moves: enough overlap for a one-step model to see both controls
 SEED = 0
 ORIGINS = 16
-TRAIN_STEPS = 1000
+TRAIN_STEPS = 1200
 MODEL_OPTIONS: dict = {}  # ModelConfig overrides of the method under test
 TRAIN_OPTIONS = dict(max_steps=TRAIN_STEPS, seed=0, batch_size=32, threads=1, progress_bar=False, val_stride=4,
                      limit_val_batches=4)
