@@ -378,9 +378,24 @@ def _forecast(ctx, model: Path | str) -> list[str]:
             "--samples", "8", "--out", "{out}"]
 
 
+def _largest_record_data(path: Path) -> tuple[int, int]:
+    """(offset, size) of the largest record's bytes inside a torch zip file: the local header's
+    own name and extra lengths place the data (torch pads records to 64-byte alignment there, so
+    a fixed offset such as the middle of the file can land in padding and damage nothing)."""
+    import struct
+    import zipfile
+
+    raw = path.read_bytes()
+    info = max(zipfile.ZipFile(path).infolist(), key=lambda i: i.compress_size)
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26 : info.header_offset + 30])
+    return info.header_offset + 30 + name_len + extra_len, info.compress_size
+
+
 def corrupted_model(f, ctx):
     raw = bytearray(ctx.trained.model.read_bytes())
-    raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\xff" * 64
+    offset, size = _largest_record_data(ctx.trained.model)
+    start = offset + size // 2 - 32
+    raw[start : start + 64] = bytes(255 - b for b in raw[start : start + 64])
     (f / "model.pt").write_bytes(bytes(raw))
     return Case(_forecast(ctx, f / "model.pt"), ("model.pt", "corrupted"), "fc.csv")
 

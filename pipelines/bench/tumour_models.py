@@ -148,7 +148,9 @@ def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np
             plan = {"future_known": torch.zeros(len(part), STEPS, 0),
                     "future_control": torch.as_tensor(q.control[part], dtype=torch.float32),
                     "future_control_mask": torch.ones(len(part), STEPS, 2),
-                    "static": batch["static"][idx]}
+                    "static": batch["static"][idx],
+                    # aligned models act the last context controls inside the first future patch
+                    "past_control": batch["past_control"][idx], "past_control_mask": batch["past_control_mask"][idx]}
             h = model.imagine(h0[idx], plan, model.new_run(len(part)))
             quant = model.decode(h)[0][:, :STEPS, :, mid]  # (R, STEPS, 1)
             z = quant * spread[idx] + shift[idx]

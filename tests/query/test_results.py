@@ -27,27 +27,29 @@ def forecast_result(shift: float, support: np.ndarray | None, mask: np.ndarray |
 
 @pytest.fixture
 def answer():
-    """'scale_out' lowers latency by 1 on every path; it is supported for c0 (its 0.0001 is on a
-    step it does not set) and unsupported for c1 (0.003 at a step it sets)."""
-    hold = np.full((B, H, 1), 0.5)
-    out = np.full((B, H, 1), 0.6)
+    """'scale_out' lowers latency by 1 on every path; it is supported for c0 (tail 0.3 where it
+    sets the control; its 0.0001 is on a step it does not set) and unsupported for c1 (tail
+    0.0015 at every step, support twice that: 0.003). 'hold' has tail 0.2 (support 0.4)."""
+    hold = np.full((B, H, 1), 0.2)
+    out = np.full((B, H, 1), 0.3)
     out[0, 2, 0] = 0.0001
-    out[1, 1, 0] = 0.003
+    out[1, :, 0] = 0.0015
     mask = np.ones((B, H, 1), dtype=bool)
     mask[0, 2, 0] = False
     return compare({"hold": forecast_result(0.0, hold), "scale_out": forecast_result(-1.0, out, mask)}, OBJECTIVE)
 
 
 def test_when_forecasts_carry_control_support_then_each_plan_is_scored_per_series(answer):
-    assert answer.support["hold"] == pytest.approx([0.5, 0.5])
+    assert answer.support["hold"] == pytest.approx([0.4, 0.4])
     assert answer.support["scale_out"] == pytest.approx([0.6, 0.003])
     table = answer.plans_support_frame()
-    assert table.to_dict("records") == [
-        {"series_id": "c0", "plan": "hold", "support": 0.5, "flag": "supported"},
-        {"series_id": "c1", "plan": "hold", "support": 0.5, "flag": "supported"},
-        {"series_id": "c0", "plan": "scale_out", "support": 0.6, "flag": "supported"},
-        {"series_id": "c1", "plan": "scale_out", "support": 0.003, "flag": "unsupported"},
+    assert table[["series_id", "plan", "flag"]].to_dict("records") == [
+        {"series_id": "c0", "plan": "hold", "flag": "supported"},
+        {"series_id": "c1", "plan": "hold", "flag": "supported"},
+        {"series_id": "c0", "plan": "scale_out", "flag": "supported"},
+        {"series_id": "c1", "plan": "scale_out", "flag": "unsupported"},
     ]
+    assert table["support"].tolist() == pytest.approx([0.4, 0.4, 0.6, 0.003])
 
 
 def test_when_a_plan_is_unsupported_then_the_effects_frame_shows_the_tempered_answer(answer):
@@ -57,7 +59,7 @@ def test_when_a_plan_is_unsupported_then_the_effects_frame_shows_the_tempered_an
     assert (c0["prob_b_better"], c0["prob_b_better_model"], c0["flag"]) == (1.0, 1.0, "supported")
     assert c0["effect_q0.050"] == pytest.approx(-1.0) and c0["effect_q0.950"] == pytest.approx(-1.0)
     assert (c1["prob_b_better"], c1["prob_b_better_model"], c1["flag"]) == (0.5, 1.0, "unsupported")
-    assert (c1["support_a"], c1["support_b"]) == pytest.approx((0.5, 0.003))
+    assert (c1["support_a"], c1["support_b"]) == pytest.approx((0.4, 0.003))
     assert c1["effect_mean"] == pytest.approx(-1.0)
     assert c1["effect_q0.050"] <= -2.0 + 1e-9 and c1["effect_q0.950"] >= 0.0
 
@@ -66,7 +68,7 @@ def test_when_a_plan_is_unsupported_then_the_summary_says_so_under_its_effect(an
     lines = answer.summary().splitlines()
     c1 = lines[lines.index("series c1:"):]
     assert any("scale_out" in line and "support 0.003 (unsupported)" in line for line in c1)
-    assert any("hold" in line and "support 0.5 (supported)" in line for line in c1)
+    assert any("hold" in line and "support 0.4 (supported)" in line for line in c1)
     effect = next(i for i, line in enumerate(c1) if line.startswith("  scale_out - hold:"))
     assert "P(scale_out better) = 0.50" in c1[effect]
     assert c1[effect + 1] == (
@@ -92,10 +94,10 @@ def test_when_a_forecast_has_no_control_support_then_overlap_is_not_checked():
 
 
 def test_when_a_forecast_has_no_control_mask_then_every_control_counts_as_set():
-    support = np.full((B, H, 1), 0.6)
-    support[0, 2, 0] = 0.0001
+    support = np.full((B, H, 1), 0.3)
+    support[0, :, 0] = 0.0001
     answer = compare({"a": forecast_result(0.0, support), "b": forecast_result(0.0, support)}, OBJECTIVE)
-    assert answer.support["a"] == pytest.approx([0.0001, 0.6])
+    assert answer.support["a"] == pytest.approx([0.0002, 0.6])
 
 
 def test_when_the_effects_frame_is_written_as_json_then_support_and_flag_are_in_it(answer, tmp_path):
@@ -104,4 +106,4 @@ def test_when_the_effects_frame_is_written_as_json_then_support_and_flag_are_in_
     path = write_table(answer.effects_frame(), tmp_path / "whatif.json")
     rows = json.loads(path.read_text())
     assert [(r["series_id"], r["flag"]) for r in rows] == [("c0", "supported"), ("c1", "unsupported")]
-    assert [(r["support_a"], r["support_b"]) for r in rows] == [pytest.approx((0.5, 0.6)), pytest.approx((0.5, 0.003))]
+    assert [(r["support_a"], r["support_b"]) for r in rows] == [pytest.approx((0.4, 0.6)), pytest.approx((0.4, 0.003))]
