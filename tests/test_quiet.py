@@ -19,4 +19,9 @@ def test_when_silenced_then_known_noise_is_dropped_and_other_warnings_still_show
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     notice = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "GPU available: False, used: False", None, None)
     banner = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "Starting with 2 processes", None, None)
+    echo = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "`Trainer(limit_val_batches=1.0)` was configured so "
+                             "100% of the batches will be used..", None, None)
+    limit = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "`Trainer(limit_val_batches=1)` was configured so "
+                              "1 batch will be used.", None, None)
     assert not rank_zero.filter(notice) and rank_zero.filter(banner)
+    assert not rank_zero.filter(echo) and rank_zero.filter(limit)  # a limit the user set stays visible

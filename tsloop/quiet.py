@@ -26,13 +26,16 @@ WARNINGS = (
 # Lightning's notices that are not results (its distributed banner stays: it tells a DDP user
 # that the processes started)
 NOTICES = ("GPU available", "TPU available", "HPU available", "💡 Tip", "You are using a CUDA device")
+# ... and its echo of a batch limit left at the default 1.0 ("100% of the batches will be used")
+DEFAULT_ECHOES = ("was configured so 100% of the batches",)
 # loggers whose INFO lines are store housekeeping
 HOUSEKEEPING_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
 
 
 class _DropNotices(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.getMessage()).lstrip().startswith(NOTICES)
+        message = str(record.getMessage()).lstrip()
+        return not (message.startswith(NOTICES) or any(echo in message for echo in DEFAULT_ECHOES))
 
 
 _DROP = _DropNotices()
