@@ -4,12 +4,31 @@ A task file (``tasks/*.yaml``, schema in ``docs/CONTRACTS.md``) is read into a
 :class:`TaskSpec`; so are CLI flags (:meth:`TaskSpec.from_flags`) and plain dicts.
 Every mistake raises :class:`~tsloop.errors.SpecError` naming the key and the fix.
 
-Example::
+Example (a task file for a wide CSV of hourly prices; the data file is only read by ``load_task``)::
 
-    spec = TaskSpec.from_yaml("tasks/epf_np.yaml")
-    spec.roles["known_future"]   # [' Grid load forecast', ' Wind power forecast']
-    spec.dims                    # ChannelDims(target=1, known_future=2, ...)
-    spec.transforms              # {} here; e.g. {'latency_p95': 'log1p'} for heavy-tailed channels
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "prices.yaml"
+    >>> _ = path.write_text('''
+    ... name: prices
+    ... data: prices.csv
+    ... format: wide
+    ... timestamp: date
+    ... freq: 1h
+    ... target: [OT]
+    ... known_future: [" Grid load forecast", " Wind power forecast"]
+    ... transforms: {OT: asinh}
+    ... context_length: 168
+    ... horizon: 24
+    ... ''')
+    >>> spec = TaskSpec.from_yaml(path)            # e.g. TaskSpec.from_yaml("tasks/epf_np.yaml")
+    >>> spec.roles["known_future"]
+    [' Grid load forecast', ' Wind power forecast']
+    >>> spec.dims
+    ChannelDims(target=1, past_exog=0, known_future=2, intervention=0, event=0, static=0)
+    >>> spec.transforms                            # e.g. {'latency_p95': 'log1p'} for heavy-tailed channels
+    {'OT': 'asinh'}
+    >>> spec.split                                 # the default: TSLib's 70/10/20
+    {'fractions': [0.7, 0.1, 0.2]}
 """
 
 from __future__ import annotations
