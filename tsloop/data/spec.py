@@ -48,6 +48,7 @@ from tsloop.data.calendar import FEATURES as CALENDAR
 from tsloop.data.calendar import calendar_columns
 from tsloop.data.paths import SHARED_PREFIX, data_root, require_data_root, resolve_path  # noqa: F401 (re-exported)
 from tsloop.errors import SpecError
+from tsloop.output import atomic_path
 
 ROLES = ("target", "past_exog", "known_future", "intervention", "event", "static")
 FORMATS = ("long", "wide")
@@ -295,10 +296,8 @@ class TaskSpec:
     def to_yaml(self, path: str | Path) -> Path:
         """Write the spec as a task file, atomically (temporary file in the same folder, then rename)."""
         path = Path(path)
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
         return path
 
     def with_data(self, data: str | None) -> "TaskSpec":
