@@ -136,7 +136,7 @@ def test_when_the_cli_shows_a_command_line_then_it_parses():
     shown = []
     for path in sorted((PACKAGE / "cli").glob("*.py")):
         text = path.read_text()
-        epilog = re.search(r'EXAMPLES = """(.*?)"""', text, re.S)
+        epilog = re.search(r'EXAMPLES = """(.*?)"""', text, re.DOTALL)
         for block in [module_docstring(path), epilog.group(1).replace("\\\\\n", "\\\n") if epilog else ""]:
             shown += [argv for argv in command_lines(block) if "..." not in " ".join(argv)]
     assert len(shown) > 20
