@@ -98,8 +98,8 @@ def test_when_a_docstring_shows_an_example_block_then_it_runs():
     for path in sorted(PACKAGE.rglob("*.py")):
         for where, doc in docstrings(path):
             for block in example_blocks(doc):
-                commands = path.parent.name == "cli" and all(
-                    line.strip().startswith("tsloop ") for line in block.replace("\\\n", " ").splitlines() if line.strip())
+                lines = [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+                commands = path.parent.name == "cli" and all(line.startswith("tsloop ") for line in lines)
                 if ">>>" not in block and not commands:
                     silent.append(where)
     assert not silent, "example blocks that nothing runs (make them '>>>' doctests):\n  " + "\n  ".join(silent)

@@ -129,7 +129,8 @@ def _writes(tree: ast.AST):
             owner = getattr(func.value, "id", "") if isinstance(func, ast.Attribute) else ""
             modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
             modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
-            if name in WRITES or (owner, name) == ("torch", "save") or (name == "open" and any("w" in m for m in modes)):
+            opens_to_write = name == "open" and any("w" in m for m in modes)
+            if name in WRITES or (owner, name) == ("torch", "save") or opens_to_write:
                 yield node, withs
         inner = withs + [node] if isinstance(node, ast.With) else withs
         for child in ast.iter_child_nodes(node):
@@ -152,4 +153,4 @@ def test_when_the_package_writes_a_file_then_it_writes_a_temporary_of_atomic_pat
             if not any(_atomic(w) for w in withs):
                 direct.append(f"{path.relative_to(PACKAGE.parent)}:{call.lineno}")
     shown = "\n  ".join(direct)
-    assert not direct, f"files written in place (use tsloop.output: atomic_path, write_table(s), write_json):\n  {shown}"
+    assert not direct, f"written in place (use tsloop.output: atomic_path, write_table(s), write_json):\n  {shown}"
