@@ -1,12 +1,15 @@
-"""Output files appear whole or not at all: killed writers (SIGKILL, mid-write), full disks."""
+"""Output files appear whole or not at all: killed writers (SIGKILL, mid-write), full disks; and the
+package writes no file except through these writers."""
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -108,3 +111,46 @@ def test_when_a_temporary_file_belongs_to_a_live_writer_then_it_is_kept(tmp_path
     live.write_text("")
     output.write_table(pd.DataFrame({"a": [1.0]}), tmp_path / "t.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "t.csv"])
+
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tsloop"
+WRITES = {"savefig", "to_csv", "to_parquet", "to_json", "write_text", "write_bytes"}  # and torch.save, open(.., "w")
+# atomic by other means: output.py is the writer itself, bundle.py renames a temporary of its own
+# (mkstemp beside the model file), store.py opens a lock file that is no output
+OWN_WAY = {"output.py", "bundle.py", "tracking/store.py"}
+
+
+def _writes(tree: ast.AST):
+    """Each call that writes a file, with the ``with`` statements around it."""
+    def visit(node, withs):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            owner = getattr(func.value, "id", "") if isinstance(func, ast.Attribute) else ""
+            modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
+            modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
+            opens_to_write = name == "open" and any("w" in m for m in modes)
+            if name in WRITES or (owner, name) == ("torch", "save") or opens_to_write:
+                yield node, withs
+        inner = withs + [node] if isinstance(node, ast.With) else withs
+        for child in ast.iter_child_nodes(node):
+            yield from visit(child, inner)
+
+    yield from visit(tree, [])
+
+
+def _atomic(with_node: ast.With) -> bool:
+    calls = [item.context_expr for item in with_node.items if isinstance(item.context_expr, ast.Call)]
+    return any(getattr(c.func, "id", getattr(c.func, "attr", "")) == "atomic_path" for c in calls)
+
+
+def test_when_the_package_writes_a_file_then_it_writes_a_temporary_of_atomic_path():
+    direct = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).as_posix() in OWN_WAY:
+            continue
+        for call, withs in _writes(ast.parse(path.read_text())):
+            if not any(_atomic(w) for w in withs):
+                direct.append(f"{path.relative_to(PACKAGE.parent)}:{call.lineno}")
+    shown = "\n  ".join(direct)
+    assert not direct, f"written in place (use tsloop.output: atomic_path, write_table(s), write_json):\n  {shown}"

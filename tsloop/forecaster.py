@@ -3,18 +3,35 @@
 A thin facade: the queries are :mod:`tsloop.query.forecast` and :mod:`tsloop.query.whatif`,
 training with its MLflow record is :func:`tsloop.tracking.training.fit_and_record`.
 
-Example::
+Example (a tiny model trained for three steps on a simulated fleet: it shows the calls, its
+numbers mean nothing; the run is recorded in the MLflow store, ``./mlruns`` or ``$TSLOOP_MLRUNS``)::
 
-    from tsloop import Forecaster
-    from tsloop.data.spec import TaskSpec
-
-    spec = TaskSpec(target=["latency_p95"], intervention=["replicas"], freq="5min",
-                    context_length=96, horizon=24, format="long", series_id="series")
-    fc = Forecaster.fit(frame, spec, preset="small")
-    result = fc.forecast(history, future)          # quantiles and event probabilities
-    answer = fc.whatif(history, {"keep": plan_a, "scale_up": plan_b},
-                       objective="mean:latency_p95")
-    print(answer.summary())
+    >>> import tempfile
+    >>> from tsloop import Forecaster
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.sim.plant import load_plant_frame
+    >>> frame = load_plant_frame(series=2, steps=800, step_minutes=15)
+    >>> spec = TaskSpec(target=["latency_p95"], intervention=["replicas"], freq="15min",
+    ...                 context_length=32, horizon=8, format="long", series_id="series",
+    ...                 transforms={"latency_p95": "log1p"})
+    >>> fc = Forecaster.fit(frame, spec, preset="tiny", out_dir=tempfile.mkdtemp(),
+    ...                     train_options={"max_steps": 3, "progress_bar": False})
+    >>> rows = frame.groupby("series")
+    >>> history = rows.nth(range(700, 732))                          # the last 32 rows of each series
+    >>> future = rows.nth(range(732, 740))[["timestamp", "series", "replicas"]]   # the next 8: the plan
+    >>> result = fc.forecast(history, future)          # quantiles and event probabilities
+    >>> result.samples.shape                           # (samples, series, horizon, targets)
+    (200, 2, 8, 1)
+    >>> plan_a, plan_b = future, future.assign(replicas=12)
+    >>> answer = fc.whatif(history, {"keep": plan_a, "scale_up": plan_b},
+    ...                    objective="mean:latency_p95")
+    >>> print(answer.summary())
+    objective: mean:latency_p95:min (lower is better)
+    series cluster_00:
+      keep ...
+      scale_up ...
+      scale_up - keep: ..., P(scale_up better) = ...
+    ...
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import yaml
 
@@ -56,4 +58,19 @@ def test_when_options_are_bad_then_exit_code_2_with_a_message(tmp_path, capsys):
     assert main(["simulate", "plant", "--out", str(tmp_path / "x.csv")]) == 2
     assert main(["simulate", "tumour", "--cohort", "tset", "--out", str(tmp_path / "x.parquet")]) == 2
     assert main(["simulate", "plant", "--out", str(tmp_path / "missing" / "x.parquet")]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_when_the_sidecar_task_fails_to_write_then_neither_file_is_left(tmp_path, monkeypatch, capsys):
+    real = Path.write_text
+
+    def half_then_full_disk(self, text, *args, **kwargs):
+        if self.parent != tmp_path:
+            return real(self, text, *args, **kwargs)
+        real(self, text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full_disk)
+    assert main(["simulate", "plant", "--series", "2", "--steps", "400", "--out", str(tmp_path / "p.parquet")]) == 2
+    assert "No space left on device" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

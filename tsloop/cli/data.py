@@ -1,10 +1,10 @@
 """``tsloop data``: inspect and validate telemetry against a task.
 
-Examples::
+Examples (plant.parquet as ``tsloop simulate plant ... --out plant.parquet`` writes it)::
 
     tsloop data check --task tasks/epf_np.yaml
     tsloop data check --task tasks/etth1_MS.yaml --json
-    tsloop data check --data plant.parquet --series-id series --target cpu,latency \\
+    tsloop data check --data plant.parquet --series-id series --target cpu_util,latency_p95 \\
         --intervention replicas --freq 5min --context 96 --horizon 24
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 EXAMPLES = """examples:
-  tsloop demo                 # about five minutes on 2 CPU cores
+  tsloop demo                 # about three minutes on 2 idle CPU cores
   tsloop demo --fast          # a smoke run in well under a minute
   tsloop demo --out outputs/demo2 --seed 1
 """

@@ -1,6 +1,7 @@
 """Entry point of the ``tsloop`` command.
 
-One example per command (``tsloop COMMAND --help`` shows more)::
+A typical call of each command, for illustration: most name files or servers of your own
+(``tsloop COMMAND --help`` shows more)::
 
     tsloop data check --task tasks/epf_np.yaml
     tsloop simulate plant --series 8 --steps 20000 --seed 0 --out plant.parquet

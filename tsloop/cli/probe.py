@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from tsloop.forecaster import Forecaster
     from tsloop.probe.evaluate import FAMILIES, probe_model, score_runs, step_curves
     from tsloop.probe.latents import MODES
-    from tsloop.output import write_json, write_table
+    from tsloop.output import write_json, write_tables
     from tsloop.probe.report import HEADLINE, flat_metrics, markdown, plot_steps, plot_vs_k
 
     ks = tuple(sorted(set(_ints(args.k, "--k"))))
@@ -88,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
     table.insert(0, "model", Path(str(args.model)).stem if Path(str(args.model)).suffix else Path(str(args.model)).name)
     curves = step_curves([result])
     curves.insert(0, "model", table["model"].iloc[0])
-    write_table(table, out / "scores.csv")
-    write_table(curves, out / "per_step.csv")
+    write_tables([(curves, out / "per_step.csv"), (table, out / "scores.csv")])  # both or neither
     plots = plot_vs_k(table, out) + [plot_steps(curves, out)]
     for metric, (channel, label) in HEADLINE.items():
         channels = [channel] if channel else list(result.events)

@@ -15,7 +15,6 @@ Parquet file's name), so ``tsloop data check --task <out stem>.task.yaml`` works
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from tsloop.errors import SpecError
@@ -114,17 +113,12 @@ def _task_path(out: Path) -> Path:
 
 
 def _write(out: Path, frame, task: dict) -> None:
-    """Write the Parquet file and its sidecar task, each atomically (temporary file, then rename)."""
+    """Write the Parquet file and its sidecar task, both or neither: each goes to a temporary file,
+    and only once both are complete are they renamed into place, the task file last."""
     import yaml
 
-    data_tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    task_path = _task_path(out)
-    task_tmp = task_path.with_name(f".{task_path.name}.{os.getpid()}.tmp")
-    try:
+    from tsloop.output import atomic_path
+
+    with atomic_path(_task_path(out)) as task_tmp, atomic_path(out) as data_tmp:
         frame.to_parquet(data_tmp, index=False)
         task_tmp.write_text(yaml.safe_dump(task, sort_keys=False))
-        data_tmp.replace(out)
-        task_tmp.replace(task_path)
-    finally:
-        data_tmp.unlink(missing_ok=True)
-        task_tmp.unlink(missing_ok=True)

@@ -1,14 +1,10 @@
 """The typed telemetry data layer: task specs, readers, validation, scaling, splits, windows.
 
-Training code starts from :func:`tsloop.data.task.load_task`::
-
-    from tsloop.data.task import load_task
-
-    task = load_task("tasks/epf_np.yaml")          # or load_task(spec, frame=df)
-    train, val = task.dataset("train"), task.dataset("val", stride=24)   # torch Datasets
-    dims = task.dims                                 # ChannelDims for the model
-    y = task.scaler.inverse_transform(pred, batch["series_index"], role="target")
-    request = task.predict_batch(history_df, future_df)  # or windows.make_predict_batch(spec, scaler, ...)
+Training code starts from :func:`tsloop.data.task.load_task` (a runnable example is in
+:mod:`tsloop.data.task`): a task file, or a :class:`~tsloop.data.spec.TaskSpec` with an in-memory
+frame, becomes a task whose ``dataset(part)`` gives torch Datasets in the batch contract, whose
+``dims`` size the model, whose ``scaler`` takes model outputs back to data units, and whose
+``predict_batch(history, future)`` builds the batch of a forecast request.
 
 Modules, by role: ``spec`` (TaskSpec), ``paths`` (data root), ``readers`` (files/frames to
 arrays), ``sources`` (named dataset loaders), ``validate`` and ``leakage`` (checks),

@@ -3,10 +3,17 @@
 Daily and weekly cycles drive most telemetry, and they are known for every future step. A
 rollout driven by nothing but constants (a task without known-future inputs) relaxes to the
 fixed point of a contraction, which is a flat forecast; a clock in the drive lets it follow
-the cycle. Each feature is a sine/cosine pair, so midnight sits next to 23:00::
+the cycle. Each feature is a sine/cosine pair, so midnight sits next to 23:00. A task file asks
+for them with ``calendar: [hour, weekday]``, which adds the known-future channels
+``calendar.hour_sin``, ``calendar.hour_cos``, ... Example::
 
-    calendar: [hour, weekday]        # task file: adds calendar.hour_sin, calendar.hour_cos, ...
-    calendar_values(["hour"], time_ns)["calendar.hour_sin"]   # (N,) float64
+    >>> import numpy as np, pandas as pd
+    >>> time_ns = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 06:00", "2024-01-01 23:00"]).asi8
+    >>> calendar_columns(["hour"])
+    ['calendar.hour_sin', 'calendar.hour_cos']
+    >>> values = calendar_values(["hour"], time_ns)             # column -> (N,) float64
+    >>> values["calendar.hour_sin"].round(2), values["calendar.hour_cos"].round(2)
+    (array([ 0.  ,  1.  , -0.26]), array([1.  , 0.  , 0.97]))
 """
 
 from __future__ import annotations

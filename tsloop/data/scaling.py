@@ -14,10 +14,25 @@ and :meth:`~StandardScaler.inverse_transform`, so transforms need no code outsid
 The scaler serialises to a plain dict of lists (:meth:`StandardScaler.to_dict`) for
 checkpoints; no pickle.
 
-Example::
+Example (the scaler a task fits on its train part; latency is scaled in log space)::
 
-    y = scaler.inverse_transform(pred, batch["series_index"], role="target")   # pred (B, H, Ct)
-    q = scaler.inverse_transform(quant, idx, role="target", channel_axis=2)   # quant (B, H, Ct, Q)
+    >>> import numpy as np
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.data.task import load_task
+    >>> from tsloop.sim.plant import load_plant_frame
+    >>> spec = TaskSpec(target=["latency_p95", "cpu_util"], transforms={"latency_p95": "log1p"},
+    ...                 freq="15min", context_length=32, horizon=8, series_id="series")
+    >>> scaler = load_task(spec, frame=load_plant_frame(series=2, steps=800, step_minutes=15)).scaler
+    >>> raw = np.array([[[80.0, 0.5], [20_000.0, 0.9]]])         # (B=1, H=2, Ct) in data units
+    >>> scaled = scaler.transform(raw, [1], role="target")        # series_index: one per entry of axis 0
+    >>> pred = scaled                                             # a model's output (B, H, Ct)
+    >>> y = scaler.inverse_transform(pred, [1], role="target")
+    >>> bool(np.allclose(y, raw))
+    True
+    >>> quant = np.stack([scaled - 1, scaled, scaled + 1], axis=-1)   # (B, H, Ct, Q)
+    >>> q = scaler.inverse_transform(quant, [1], role="target", channel_axis=2)
+    >>> q.shape, bool((q[0, :, 0, 0] > 0).all())                  # log1p: latency quantiles stay positive
+    ((1, 2, 2, 3), True)
 """
 
 from __future__ import annotations

@@ -4,12 +4,31 @@ A task file (``tasks/*.yaml``, schema in ``docs/CONTRACTS.md``) is read into a
 :class:`TaskSpec`; so are CLI flags (:meth:`TaskSpec.from_flags`) and plain dicts.
 Every mistake raises :class:`~tsloop.errors.SpecError` naming the key and the fix.
 
-Example::
+Example (a task file for a wide CSV of hourly prices; the data file is only read by ``load_task``)::
 
-    spec = TaskSpec.from_yaml("tasks/epf_np.yaml")
-    spec.roles["known_future"]   # [' Grid load forecast', ' Wind power forecast']
-    spec.dims                    # ChannelDims(target=1, known_future=2, ...)
-    spec.transforms              # {} here; e.g. {'latency_p95': 'log1p'} for heavy-tailed channels
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "prices.yaml"
+    >>> _ = path.write_text('''
+    ... name: prices
+    ... data: prices.csv
+    ... format: wide
+    ... timestamp: date
+    ... freq: 1h
+    ... target: [OT]
+    ... known_future: [" Grid load forecast", " Wind power forecast"]
+    ... transforms: {OT: asinh}
+    ... context_length: 168
+    ... horizon: 24
+    ... ''')
+    >>> spec = TaskSpec.from_yaml(path)            # e.g. TaskSpec.from_yaml("tasks/epf_np.yaml")
+    >>> spec.roles["known_future"]
+    [' Grid load forecast', ' Wind power forecast']
+    >>> spec.dims
+    ChannelDims(target=1, past_exog=0, known_future=2, intervention=0, event=0, static=0)
+    >>> spec.transforms                            # e.g. {'latency_p95': 'log1p'} for heavy-tailed channels
+    {'OT': 'asinh'}
+    >>> spec.split                                 # the default: TSLib's 70/10/20
+    {'fractions': [0.7, 0.1, 0.2]}
 """
 
 from __future__ import annotations
@@ -29,6 +48,7 @@ from tsloop.data.calendar import FEATURES as CALENDAR
 from tsloop.data.calendar import calendar_columns
 from tsloop.data.paths import SHARED_PREFIX, data_root, require_data_root, resolve_path  # noqa: F401 (re-exported)
 from tsloop.errors import SpecError
+from tsloop.output import atomic_path
 
 ROLES = ("target", "past_exog", "known_future", "intervention", "event", "static")
 FORMATS = ("long", "wide")
@@ -276,10 +296,8 @@ class TaskSpec:
     def to_yaml(self, path: str | Path) -> Path:
         """Write the spec as a task file, atomically (temporary file in the same folder, then rename)."""
         path = Path(path)
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
         return path
 
     def with_data(self, data: str | None) -> "TaskSpec":

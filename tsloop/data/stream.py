@@ -7,11 +7,22 @@ series), each chunk is checked with the same rules as :func:`~tsloop.data.valida
 and scaled with its own series' train statistics, and windows are yielded chunk by chunk. Peak
 memory grows with the chunk, not with the file.
 
-Example::
+Example (a small Parquet file read two series at a time)::
 
-    report, scaler, lengths = validate_stream(spec, series_per_chunk=64)
-    for batch in StreamWindows(spec, scaler, part="train", stride=4, batch_size=256):
-        ...   # dicts in the batch contract
+    >>> import pathlib, tempfile
+    >>> from tsloop.sim.plant import load_plant_frame
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> load_plant_frame(series=4, steps=800, step_minutes=15).to_parquet(folder / "big.parquet")
+    >>> spec = TaskSpec(name="big", data="big.parquet", target=["latency_p95"], freq="15min",
+    ...                 context_length=32, horizon=8, series_id="series", base_dir=folder)
+    >>> report, scaler, lengths = validate_stream(spec, series_per_chunk=2)
+    >>> lengths
+    {'cluster_00': 800, 'cluster_01': 800, 'cluster_02': 800, 'cluster_03': 800}
+    >>> batches = StreamWindows(spec, scaler, part="train", stride=4, batch_size=256, series_per_chunk=2)
+    >>> [len(batch["series_index"]) for batch in batches]   # one chunk after the other
+    [256, 6, 256, 6]
+    >>> next(iter(batches))["past_target"].shape          # dicts in the batch contract
+    torch.Size([256, 32, 1])
 """
 
 from __future__ import annotations

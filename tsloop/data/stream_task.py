@@ -6,10 +6,21 @@ while training (``tsloop.train.stream_datamodule``). A series is read on its own
 (``task.series[i]``, e.g. for the validation fan chart). ``tsloop train`` uses this above
 ``AUTO_STREAM_ROWS`` rows, or with ``--stream``.
 
-Example::
+Example (a task file beside its Parquet file, as ``tsloop simulate`` writes them)::
 
-    task = load_stream_task(TaskSpec.from_yaml("big.task.yaml"), series_per_chunk=64)
-    print(task.describe())
+    >>> import pathlib, tempfile
+    >>> from tsloop.sim.plant import load_plant_frame
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> load_plant_frame(series=4, steps=800, step_minutes=15).to_parquet(folder / "big.parquet")
+    >>> spec = TaskSpec(name="big", data="big.parquet", target=["latency_p95"], freq="15min",
+    ...                 context_length=32, horizon=8, series_id="series")
+    >>> path = spec.to_yaml(folder / "big.task.yaml")
+    >>> task = load_stream_task(TaskSpec.from_yaml(path), series_per_chunk=2)
+    >>> print(task.describe())
+    task big: 3,200 rows, 4 series, 2024-01-01 00:00:00 .. 2024-01-09 07:45:00, freq 15min
+    ...
+    >>> task.chunks()
+    [['cluster_00', 'cluster_01'], ['cluster_02', 'cluster_03']]
 """
 
 from __future__ import annotations

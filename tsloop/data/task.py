@@ -1,15 +1,34 @@
 """A loaded task: spec + validated data + split + fitted scaler. What training code starts from.
 
-Example::
+Example (a simulated fleet in memory; a task file loads the same way,
+``load_task("tasks/epf_np.yaml")``)::
 
-    task = load_task("tasks/epf_np.yaml")
-    print(task.describe())
-    train = task.dataset("train")                 # torch Dataset in the batch contract
-    val, test = task.dataset("val"), task.dataset("test", stride=24)
-    model = build_model(task.dims)                # ChannelDims
-    y = task.scaler.inverse_transform(pred, batch["series_index"])   # back to data units
-    mlflow.log_param("data_fingerprint", task.fingerprint())
-    request = task.predict_batch(history_df, future_df)              # PredictBatch
+    >>> import torch
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.model import ModelConfig, WorldModel
+    >>> from tsloop.sim.plant import load_plant_frame
+    >>> frame = load_plant_frame(series=2, steps=800, step_minutes=15)
+    >>> spec = TaskSpec(name="fleet", target=["latency_p95"], known_future=["hour_sin", "hour_cos"],
+    ...                 intervention=["replicas"], freq="15min", context_length=32, horizon=8,
+    ...                 series_id="series")
+    >>> task = load_task(spec, frame=frame)
+    >>> print(task.describe())
+    task fleet: 1,600 rows, 2 series, 2024-01-01 00:00:00 .. 2024-01-09 07:45:00, freq 15min
+    windows: context 32 -> horizon 8
+    ...
+    >>> train = task.dataset("train")                    # torch Dataset in the batch contract
+    >>> val, test = task.dataset("val"), task.dataset("test", stride=8)
+    >>> batch = next(iter(torch.utils.data.DataLoader(train, batch_size=4)))
+    >>> model = WorldModel(ModelConfig.preset("tiny", dims=task.dims, context_length=32, horizon=8))
+    >>> pred = model.eval()(batch).quantiles[..., 3]     # the median (B, H, Ct), scaled units
+    >>> y = task.scaler.inverse_transform(pred, batch["series_index"])   # back to data units
+    >>> len(task.fingerprint())                          # sha256: log it with the run
+    64
+    >>> rows = frame.groupby("series")
+    >>> history = rows.nth(range(700, 732))              # the last context_length rows
+    >>> future = rows.nth(range(732, 740))[["timestamp", "series", "hour_sin", "hour_cos", "replicas"]]
+    >>> task.predict_batch(history, future).batch["future_control"].shape   # (B = series, H, Ci)
+    torch.Size([2, 8, 1])
 """
 
 from __future__ import annotations

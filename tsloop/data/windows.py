@@ -4,10 +4,25 @@ Each series is scaled once into float32 NumPy arrays; an item is a handful of sl
 ``__getitem__`` does no pandas work. Items are unbatched (``(L, C)``, ``(C,)``, scalar indices);
 the default ``DataLoader`` collate stacks them into the contract's ``(B, ...)`` shapes.
 
-Example::
+Example (a simulated fleet; ``task.dataset`` and ``task.predict_batch`` call these)::
 
-    loader = DataLoader(task.dataset("train"), batch_size=64, shuffle=True)
-    pb = make_predict_batch(spec, scaler, history_df, future_df)   # pb.batch: dict, B = series
+    >>> from torch.utils.data import DataLoader
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.data.task import load_task
+    >>> from tsloop.sim.plant import load_plant_frame
+    >>> frame = load_plant_frame(series=2, steps=800, step_minutes=15)
+    >>> spec = TaskSpec(target=["latency_p95", "cpu_util"], intervention=["replicas"], freq="15min",
+    ...                 context_length=32, horizon=8, series_id="series")
+    >>> task = load_task(spec, frame=frame)
+    >>> loader = DataLoader(task.dataset("train"), batch_size=64, shuffle=True)
+    >>> next(iter(loader))["past_target"].shape            # (B, L, Ct)
+    torch.Size([64, 32, 2])
+    >>> rows = frame.groupby("series")
+    >>> history_df = rows.nth(range(700, 732))
+    >>> future_df = rows.nth(range(732, 740))[["timestamp", "series", "replicas"]]
+    >>> pb = make_predict_batch(spec, task.scaler, history_df, future_df)   # pb.batch: dict, B = series
+    >>> pb.series_ids, pb.batch["past_target"].shape
+    (['cluster_00', 'cluster_01'], torch.Size([2, 32, 2]))
 """
 
 from __future__ import annotations

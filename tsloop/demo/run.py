@@ -12,6 +12,7 @@ from tsloop.data.task import load_task
 from tsloop.demo.evaluate import evaluate_forecasts, evaluate_whatif, origins_in_test_part
 from tsloop.demo.scenario import make_scenario
 from tsloop.model.config import ModelConfig
+from tsloop.query.results import NUM_SAMPLES
 from tsloop.train.config import TrainConfig
 from tsloop.tracking.training import fit_and_record
 
@@ -27,7 +28,7 @@ class DemoSize:
     train_stride: int
     forecast_origins: int
     whatif_origins: int
-    samples: int
+    samples: int  # joint sample paths per forecast and what-if query
     oracle_paths: int
     model_options: tuple = ()  # (key, value) overrides of the preset
 
@@ -42,10 +43,15 @@ DEMO_STEPS = 1500  # optimizer steps of the default demo
 
 
 SIZES = {
-    # about three minutes on 2 idle CPU cores, most of it training
-    "default": DemoSize(4, 42, 15, "small", DEMO_STEPS, 1.0, 2, 24, 12, 200, 256, WHATIF_OPTIONS),
+    # about three minutes on 2 idle CPU cores, most of it training; queries draw as many paths as a
+    # user's do (NUM_SAMPLES), so the demo's scores are those of the default answers
+    "default": DemoSize(series=4, days=42, step_minutes=15, preset="small", max_steps=DEMO_STEPS,
+                        limit_val_batches=1.0, train_stride=2, forecast_origins=24, whatif_origins=12,
+                        samples=NUM_SAMPLES, oracle_paths=256, model_options=WHATIF_OPTIONS),
     # a smoke run for tests: seconds
-    "fast": DemoSize(2, 12, 15, "tiny", 4, 2, 4, 3, 2, 32, 32, WHATIF_OPTIONS),
+    "fast": DemoSize(series=2, days=12, step_minutes=15, preset="tiny", max_steps=4, limit_val_batches=2,
+                     train_stride=4, forecast_origins=3, whatif_origins=2, samples=32, oracle_paths=32,
+                     model_options=WHATIF_OPTIONS),
 }
 
 

@@ -1,10 +1,14 @@
 """The one model configuration: flat, typed, round-trips through a plain dict.
 
-Build it from a size preset and the task's channel dimensions::
+Build it from a size preset and the task's channel dimensions (``ModelConfig.for_task(preset,
+spec)`` reads them from a task spec)::
 
-    cfg = ModelConfig.preset("small", dims=ChannelDims(target=2, intervention=1),
-                             context_length=96, horizon=24)
-    cfg = ModelConfig.from_dict(cfg.to_dict())  # what checkpoints store (no pickle)
+    >>> cfg = ModelConfig.preset("small", dims=ChannelDims(target=2, intervention=1),
+    ...                          context_length=96, horizon=24)
+    >>> cfg.d_model, cfg.patch_len, cfg.horizon_patches
+    (64, 8, 3)
+    >>> ModelConfig.from_dict(cfg.to_dict()) == cfg   # what checkpoints store (no pickle)
+    True
 """
 
 from __future__ import annotations

@@ -12,12 +12,27 @@ h_k = lambda h_{k-1} + (1 - lambda) z^(T) (outer retention), a certified contrac
 linear path (``linear_path.py``) adds a linear forecast from the context and known inputs. Teacher forcing (future observations
 injected) uses the observed-step regime the filtered context patches train.
 
-Example::
+Example (a zero batch of the batch contract; real ones come from ``task.dataset``)::
 
-    model = WorldModel(ModelConfig.preset("tiny", dims=dims, context_length=96, horizon=24))
-    loss, logs = model.loss(batch, step=global_step)   # training
-    out = model(batch)                                 # out.quantiles (B, H, Ct, Q)
-    paths = model.sample_paths(batch, 100, noise=noise)  # same noise for two plans = CRN
+    >>> import torch
+    >>> from tsloop.data.batch import ChannelDims, empty_batch
+    >>> dims = ChannelDims(target=2, known_future=1, intervention=1)
+    >>> model = WorldModel(ModelConfig.preset("tiny", dims=dims, context_length=16, horizon=8))
+    >>> batch = empty_batch(dims, batch=3, context=16, horizon=8)
+    >>> loss, logs = model.loss(batch, step=0)          # training
+    >>> loss.backward()
+    >>> model = model.eval()
+    >>> h0 = model.encode(batch)                        # (B, D)
+    >>> model.imagine(h0, batch).shape                  # (B, K, D): K = horizon / patch_len
+    torch.Size([3, 2, 16])
+    >>> model(batch).quantiles.shape                    # (B, H, Ct, Q)
+    torch.Size([3, 8, 2, 7])
+    >>> noise = torch.randn(100, 3, 8, 2)               # (S, B, H, Ct + Ce)
+    >>> plan_b = dict(batch, future_control=torch.ones(3, 8, 1))
+    >>> a = model.sample_paths(batch, 100, noise=noise)
+    >>> b = model.sample_paths(plan_b, 100, noise=noise)  # same noise for two plans = CRN
+    >>> a.target.shape                                  # (S, B, H, Ct)
+    torch.Size([100, 3, 8, 2])
 """
 
 from __future__ import annotations

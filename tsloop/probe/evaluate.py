@@ -1,11 +1,22 @@
 """Probe one trained model: collect latents, fit probes on train windows, predict test windows.
 
-Example::
+Example (an untrained tiny model on a small simulated fleet, so the scores are those of noise; a
+trained model is ``Forecaster.load(path).model``, and ``task`` may be a task file such as
+``pipelines/probe/tasks/plant_probe.yaml``)::
 
-    from tsloop.forecaster import Forecaster
-    fc = Forecaster.load("outputs/probe/plant/dd-s0")
-    run = probe_model(fc.model, "pipelines/probe/tasks/plant_probe.yaml", k_max=32)
-    table = score_runs([run], ks=(4, 8, 16, 32), reps=200)   # long frame with intervals
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.model import ModelConfig, WorldModel
+    >>> spec = TaskSpec(name="fleet", source={"loader": "plant", "series": 2, "steps": 800, "step_minutes": 15},
+    ...                 target=["cpu_util", "latency_p95"], past_exog=["replicas"], event=["slo_breach"],
+    ...                 freq="15min", context_length=32, horizon=8, series_id="series")
+    >>> model = WorldModel(ModelConfig.for_task("tiny", spec))     # patches of 4 steps
+    >>> run = probe_model(model, spec, k_max=4, families=("ridge", "head"), strides=(8, 8, 8),
+    ...                   log=lambda line: None)
+    >>> run.sizes
+    {'train_windows': 130, 'val_windows': 18, 'test_windows': 38}
+    >>> table = score_runs([run], ks=(2, 4), reps=20)              # long frame with intervals
+    >>> table.columns.tolist()
+    ['mode', 'family', 'K', 'steps', 'metric', 'channel', 'mean', 'lo', 'hi', 'seeds']
 """
 
 from __future__ import annotations

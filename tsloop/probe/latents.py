@@ -10,11 +10,22 @@ targets and events of patch k. Three latent kinds:
   upper reference (h_k has seen patch k itself), built the way ``WorldModel.loss`` builds the
   teacher-forced C_max rollout.
 
-Example::
+Example (an untrained tiny model on a small simulated fleet; ``task`` may be a task file)::
 
-    task = probe_task("tasks/plant_whatif.yaml", model.cfg, k_max=32)
-    data = collect(model, task, "test", k_max=32, stride=32, mode="imagined")
-    data.latents.shape   # (N, 32, D): h_1 .. h_32
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.model import ModelConfig, WorldModel
+    >>> spec = TaskSpec(name="fleet", source={"loader": "plant", "series": 2, "steps": 800, "step_minutes": 15},
+    ...                 target=["cpu_util", "latency_p95"], event=["slo_breach"], freq="15min",
+    ...                 context_length=32, horizon=8, series_id="series")
+    >>> model = WorldModel(ModelConfig.for_task("tiny", spec))
+    >>> task = probe_task(spec, model.cfg.context_length, model.cfg.patch_len, k_max=4)
+    >>> task.spec.horizon                                   # K_max x patch_len
+    16
+    >>> data = collect(model, task, "test", k_max=4, stride=8, mode="imagined")
+    >>> data.latents.shape                                  # (N, K, D): h_1 .. h_4
+    (38, 4, 16)
+    >>> data.target.shape                                   # (N, K, P, Ct): what each h_k should know
+    (38, 4, 4, 2)
 """
 
 from __future__ import annotations

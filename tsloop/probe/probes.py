@@ -10,10 +10,17 @@ window and step) and choose their regularisation on validation windows only:
   AdamW on minibatches; weight decay and the stopping point chosen by validation loss. Loss is
   MSE for numeric groups and BCE for binary (event) groups.
 
-Example::
+Example (latents whose targets are linear in h_k, which the ridge probe recovers)::
 
-    probe = RidgeProbe().fit(x_tr, y_tr, x_va, y_va, groups={"dense": slice(0, 24)})
-    y_hat = probe.predict(x_te)          # (N, K, Q)
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x_tr, x_va, x_te = (rng.normal(size=(n, 4, 8)) for n in (200, 50, 50))   # (N, K, D)
+    >>> w = rng.normal(size=(8, 3))
+    >>> y_tr, y_va = x_tr @ w, x_va @ w                                         # (N, K, Q)
+    >>> probe = RidgeProbe().fit(x_tr, y_tr, x_va, y_va, groups={"dense": slice(0, 3)})
+    >>> y_hat = probe.predict(x_te)          # (N, K, Q)
+    >>> bool(np.allclose(y_hat, x_te @ w, atol=0.01)), probe.chosen["dense"]   # penalty chosen per step
+    (True, array([0.0001, 0.0001, 0.0001, 0.0001]))
 """
 
 from __future__ import annotations

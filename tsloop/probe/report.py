@@ -1,13 +1,31 @@
 """Probe results as tables, plots and the metrics of an MLflow run.
 
-Example::
+Example (an untrained tiny model on a small simulated fleet; the run goes to the MLflow store,
+``./mlruns`` or ``$TSLOOP_MLRUNS``)::
 
-    table = score_runs(runs, ks)                       # tsloop.probe.evaluate
-    table.insert(0, "model", "dd")
-    print(markdown(table, "dense_r2"))
-    paths = plot_vs_k(table, "out/")                   # one PNG per headline metric
-    log_result("tsloop-probe", "probe", params=params, metrics=flat_metrics(table),
-               artifacts=paths)                          # tsloop.tracking.record
+    >>> import tempfile
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.model import ModelConfig, WorldModel
+    >>> from tsloop.probe.evaluate import probe_model, score_runs
+    >>> from tsloop.tracking.record import log_result
+    >>> spec = TaskSpec(name="fleet", source={"loader": "plant", "series": 2, "steps": 800, "step_minutes": 15},
+    ...                 target=["cpu_util", "latency_p95"], event=["slo_breach"], freq="15min",
+    ...                 context_length=32, horizon=8, series_id="series")
+    >>> model = WorldModel(ModelConfig.for_task("tiny", spec))
+    >>> runs = [probe_model(model, spec, k_max=4, families=("ridge", "head"), strides=(8, 8, 8),
+    ...                     log=lambda line: None)]
+    >>> table = score_runs(runs, ks=(2, 4), reps=20)
+    >>> table.insert(0, "model", "tiny")
+    >>> print(markdown(table, "dense_r2"))
+    | model | latents | probe | K=2 | K=4 |
+    |---|---|---|---|---|
+    | tiny | imagined | head | ... | ... |
+    | tiny | imagined | ridge | ... | ... |
+    >>> paths = plot_vs_k(table, tempfile.mkdtemp())         # one PNG per headline metric
+    >>> paths[0].name
+    'dense_r2_mean.png'
+    >>> run_id = log_result("tsloop-probe", "probe", params={"k": (2, 4)}, metrics=flat_metrics(table),
+    ...                     artifacts=paths)
 """
 
 from __future__ import annotations

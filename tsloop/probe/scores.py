@@ -15,11 +15,29 @@ never decodes them); every score for K pools those steps, i.e. future time steps
   on validation (argmax if none does). ``timing_const_mae`` is the best constant guess (the
   test median), a floor any useful probe must beat.
 
-Example::
+Example (the test windows of an untrained tiny model, scored on its own decoder: what the
+``head`` probe family does; ``probe_model`` builds these for every family)::
 
-    scorer = Scorer(pred, truth, ks=(4, 8, 16, 32), thresholds=tau)
-    point = scorer(np.ones(n))                 # {(K, name, channel): value}
-    table = bootstrap([scorer_seed0, scorer_seed1, scorer_seed2], reps=200)
+    >>> import numpy as np
+    >>> from tsloop.data.spec import TaskSpec
+    >>> from tsloop.model import ModelConfig, WorldModel
+    >>> from tsloop.probe.latents import collect, probe_task
+    >>> spec = TaskSpec(name="fleet", source={"loader": "plant", "series": 2, "steps": 800, "step_minutes": 15},
+    ...                 target=["cpu_util", "latency_p95"], event=["slo_breach"], freq="15min",
+    ...                 context_length=32, horizon=8, series_id="series")
+    >>> model = WorldModel(ModelConfig.for_task("tiny", spec))
+    >>> task = probe_task(spec, model.cfg.context_length, model.cfg.patch_len, k_max=4)
+    >>> truth = collect(model, task, "test", k_max=4, stride=8)
+    >>> pred = Prediction(truth.head_scaled, truth.head_target, truth.head_detail, truth.head_event)
+    >>> tau = np.full(1, 0.5)                  # timing threshold per event channel (choose_threshold on val)
+    >>> scorer = Scorer(pred, truth, ks=(2, 4), thresholds=tau)
+    >>> point = scorer(np.ones(scorer.n))      # {(K, name, channel): value}; channel -1 = mean
+    >>> sorted({name for _, name, _ in point})[:4]
+    ['dense_mae', 'dense_r2', 'dense_r2_raw', 'detail_r2']
+    >>> table = bootstrap([scorer, scorer], reps=20)   # one scorer per seed: {key: (mean, lo, hi)}
+    >>> mean, lo, hi = table[(4, "dense_r2", -1)]
+    >>> bool(lo <= mean <= hi)
+    True
 """
 
 from __future__ import annotations

@@ -12,10 +12,13 @@ by the plan.
 - `tsloop.sim.controlled`: a small linear system whose operator reacts to the target, with its
   effect in closed form: the negative and positive causal controls of every what-if method.
 
-The data layer's source registry calls the two loaders:
+The data layer's source registry calls the two loaders (a task's ``source: {loader: plant, ...}``
+or ``source: {loader: tumour, ...}``); the tasks use 8 x 20,000 plant steps and 10,000 patients:
 
-    load_plant_frame(series=8, steps=20_000, seed=0, confounding=1.0)   # source: {loader: plant, ...}
-    load_tumour_frame(gamma=2.0, seed=10, cohort="train")               # source: {loader: tumour, ...}
+    >>> load_plant_frame(series=2, steps=100, seed=0, confounding=1.0).shape
+    (200, 24)
+    >>> load_tumour_frame(gamma=2.0, seed=10, cohort="train", patients=10).shape
+    (600, 8)
 """
 
 from tsloop.sim.plant.frame import load_plant_frame

@@ -20,11 +20,15 @@ def mlruns_dir() -> Path:
     return Path(os.environ.get("TSLOOP_MLRUNS", "mlruns")).resolve()
 
 
+def _local_uri() -> str:
+    return f"sqlite:///{mlruns_dir() / 'mlflow.db'}"
+
+
 def local_tracking_uri() -> str:
     """The SQLite store in :func:`mlruns_dir`, created on first use."""
     folder = mlruns_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = _local_uri()
     if not (folder / "mlflow.db").exists():
         _create_store(folder, uri)
     return uri
@@ -50,8 +54,15 @@ def tracking_uri() -> str:
 
 
 def artifact_location(local: bool = False) -> str | None:
-    """Artifact root for new experiments on the local store; remote servers choose their own."""
-    if os.environ.get("MLFLOW_TRACKING_URI") and not local:
+    """Artifact root for new experiments on the local store; remote servers choose their own.
+
+    MLflow sets ``MLFLOW_TRACKING_URI`` itself once a logger has opened a run, to the local store's
+    URI, so only another URI there means another store. Without that distinction every experiment
+    created later in the process (``log_result`` after training) kept its files in ``./mlruns/<id>``
+    of whatever folder the process ran in.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri and uri != _local_uri() and not local:
         return None
     return (mlruns_dir() / "artifacts").as_uri()
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from tsloop.errors import TsloopError
+from tsloop.output import write_json
 from tsloop.train.fit import FitResult, check_writable, fit
 from tsloop.tracking.logger import make_logger, mark_failed
 from tsloop.tracking.record import record_run
@@ -43,7 +44,7 @@ def fit_and_record(
     run_id = previous_run_id(out_dir) if resume else None
     logger = make_logger(experiment, run_name or task.spec.name, run_id=run_id, tags=tags)
     if logger.run_id:  # under DDP only rank 0 holds the run; the other ranks must not overwrite the file
-        (out_dir / RUN_FILE).write_text(json.dumps({"run_id": logger.run_id, "experiment": experiment}))
+        write_json({"run_id": logger.run_id, "experiment": experiment}, out_dir / RUN_FILE)
     try:
         result = fit(task, model_config, train_config, out_dir=out_dir, logger=logger, resume=resume)
     except TsloopError:

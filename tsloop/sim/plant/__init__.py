@@ -1,8 +1,12 @@
 """The telemetry plant: service clusters with demand, weather, queueing, heat and an operator.
 
-    sim = PlantSimulator(PlantConfig(series=8, steps=20_000), seed=0)
-    noise, logged = sim.simulate()
-    cf = sim.run(noise, Plan(replicas=12), start=sim.state_at(noise, 5_000), steps=48)
+    >>> sim = PlantSimulator(PlantConfig(series=2, steps=1_000), seed=0)   # tasks: 8 x 20,000
+    >>> noise, logged = sim.simulate()
+    >>> cf = sim.run(noise, Plan(replicas=12), start=sim.state_at(noise, 500), steps=48)
+    >>> cf.controls["replicas"][:, 0], logged.controls["replicas"][:, 500]
+    (array([12., 12.]), array([14., 14.]))
+
+More in :mod:`tsloop.sim.plant.simulator`; the frame and task files: :mod:`tsloop.sim.plant.frame`.
 """
 
 from tsloop.sim.plant.config import (

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tsloop.output import atomic_path
 from tsloop.sim.plant.config import PlantConfig
 from tsloop.sim.plant.policy import Plan
 from tsloop.sim.plant.simulator import PlantSimulator
@@ -79,8 +80,11 @@ def plot_example(path: str | Path, seed: int = 0) -> Path:
         ax.yaxis.label.set_size(8)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:  # a failed or killed write leaves no partial PNG
+            fig.savefig(tmp, dpi=80, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -1,7 +1,9 @@
 """The tumour-growth PK-PD counterfactual benchmark (Geng et al. 2017; RMSN, CRN, Causal Transformer).
 
-    bench = make_benchmark(gamma=4, seed=10)
-    scores = reference_predictors(bench)   # RMSE % of the death volume, one-step and tau = 2..6
+    >>> bench = make_benchmark(gamma=4, seed=10, n_train=200, n_val=20, n_test=20)  # default: the papers' sizes
+    >>> scores = reference_predictors(bench)   # RMSE % of the death volume, one-step and tau = 2..6
+    >>> {name: round(s["one_step"], 3) for name, s in scores.items()}
+    {'persistence': 0.696, 'growth_ls': 0.165, 'true_model': 0.015}
 """
 
 from tsloop.sim.tumour.cohorts import make_benchmark, make_cohort

@@ -4,11 +4,14 @@ Noise is drawn per patient before any treatment is known (common random numbers)
 counterfactual differs from the factual trajectory only by the treatments. Treatment on
 day t acts on the volume of day t+1.
 
-Example::
+Example (small cohorts; the papers' sizes are ``COHORT_SIZES``: 10,000 / 1,000 / 1,000 / 1,000)::
 
-    bench = make_benchmark(gamma=4, seed=10, n_train=1000, n_val=100, n_test=100)
-    bench.one_step.target            # (R,) V[t+1] under each of the 4 treatments
-    bench.multi_step["sliding_treatment"].target   # (R, 5) V[t+2..t+6]
+    >>> from tsloop.sim.tumour.cohorts import make_benchmark
+    >>> bench = make_benchmark(gamma=4, seed=10, n_train=200, n_val=20, n_test=20)
+    >>> bench.one_step.target.shape                       # (R,) V[t+1] under each of the 4 treatments
+    (4720,)
+    >>> bench.multi_step["sliding_treatment"].target.shape   # (R, 5) V[t+2..t+6]
+    (11220, 5)
 """
 
 from __future__ import annotations
