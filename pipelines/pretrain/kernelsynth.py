@@ -8,7 +8,8 @@ x = t / length, t = 0 .. length - 1. Periods are written in steps (hours of a da
 a week, month or year, ...) and divided by ``length``, as Chronos does (on this grid a periodic
 kernel repeats after exactly that many steps; Chronos's ``linspace(0, 1, length)`` stretches it
 by length / (length - 1)). Sampling is exact: a Cholesky factor of the covariance, with a little
-jitter added until it exists.
+jitter added until it exists. The factor is computed by torch on one thread: a multi-threaded BLAS
+sums in an order that depends on the thread count, and the corpus must not depend on it.
 
 Every series has its own random stream (``SeedSequence(seed).spawn``), so series i is the same
 whatever the number of series drawn.
@@ -22,8 +23,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
+import torch
 
 MAX_KERNELS = 5  # kernels joined per series (Chronos: 5)
 PERIODS = (4, 6, 7, 12, 14, 24, 26, 30, 48, 52, 60, 96, 104, 168, 208, 336, 365, 672, 730)  # steps
@@ -72,14 +77,24 @@ def composite_kernel(rng: np.random.Generator, x: np.ndarray, lags: np.ndarray) 
 
 def sample_path(rng: np.random.Generator, K: np.ndarray) -> np.ndarray | None:
     """One draw of N(0, K) (T,), or None when K is not positive definite even with jitter."""
+    z = torch.from_numpy(rng.standard_normal(len(K)))
     scale = max(float(np.mean(np.diag(K))), 1e-12)
     for jitter in (1e-8, 1e-6, 1e-4, MAX_JITTER):
-        try:
-            L = np.linalg.cholesky(K + jitter * scale * np.eye(len(K)))
-        except np.linalg.LinAlgError:
-            continue
-        return L @ rng.standard_normal(len(K))
+        L, info = torch.linalg.cholesky_ex(torch.from_numpy(K + jitter * scale * np.eye(len(K))))
+        if info.item() == 0:
+            return (L @ z).numpy()
     return None
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread inside the block (its linear algebra then sums in a fixed order)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def kernelsynth(n: int, length: int = 1024, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -88,15 +103,15 @@ def kernelsynth(n: int, length: int = 1024, seed: int = 0) -> tuple[np.ndarray, 
     index = np.arange(length)
     lags = np.abs(index[:, None] - index[None, :])  # (T, T): which distance each entry is
     values, names = np.empty((n, length)), []
-    for i, child in enumerate(np.random.SeedSequence(seed).spawn(n)):
-        rng = np.random.default_rng(child)
-        while True:  # redraw the kernel in the rare case it is numerically singular
-            K, name = composite_kernel(rng, x, lags)
-            path = sample_path(rng, K)
-            if path is not None:
-                break
-        values[i] = path
-        names.append(name)
+    with one_thread():
+        for i, child in enumerate(np.random.SeedSequence(seed).spawn(n)):
+            rng = np.random.default_rng(child)
+            path = None
+            while path is None:  # redraw the kernel in the rare case it is numerically singular
+                K, name = composite_kernel(rng, x, lags)
+                path = sample_path(rng, K)
+            values[i] = path
+            names.append(name)
     return values, names
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from pipelines.pretrain.kernelsynth import STATIONARY, kernelsynth, kernelsynth_frame, sample_path
 
@@ -27,3 +28,16 @@ def test_when_the_frame_is_made_then_each_series_carries_its_kernel():
     frame = kernelsynth_frame(2, 64, seed=1)
     assert len(frame) == 128 and frame.groupby("series_id")["kernel"].nunique().eq(1).all()
     assert frame["timestamp"].isna().all() and frame["step"].max() == 63
+
+
+def test_when_torch_runs_on_more_threads_then_the_draws_are_the_same_and_its_setting_is_kept():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        many, _ = kernelsynth(2, length=512, seed=4)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        one, _ = kernelsynth(2, length=512, seed=4)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(many, one)
