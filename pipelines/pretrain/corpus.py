@@ -92,14 +92,13 @@ def derived_seeds(seed: int) -> dict[str, int]:
     return dict(zip(("plant", "tumour", "kernelsynth", "controlled"), (int(s) for s in state)))
 
 
-def make_sources(config: CorpusConfig, task_files: list[Path] | None = None) -> tuple[list[Source], dict]:
+def make_sources(config: CorpusConfig) -> tuple[list[Source], dict]:
     """Every source of the corpus, and the manifest's real-data records (series and held-out files)."""
     seeds = derived_seeds(config.seed)
     sources: list[Source] = []
     real_records: dict = {"real_series": [], "held_out_files": []}
     if config.real:
-        content = real.benchmark_task_files() if task_files is None else task_files
-        series = real.collect(content, real.benchmark_task_files(folders=real.SPLIT_ONLY_DIRS))
+        series = real.collect(real.benchmark_task_files(), real.benchmark_task_files(folders=real.SPLIT_ONLY_DIRS))
         for name, frame in real.real_frames(series).items():
             members = [s for s in series if s.source == name]
             roles = {c: r for s in members for c, r in s.roles.items()}
@@ -129,10 +128,10 @@ def make_sources(config: CorpusConfig, task_files: list[Path] | None = None) -> 
     return sources, real_records
 
 
-def build(out: str | Path, config: CorpusConfig = CorpusConfig(), task_files: list[Path] | None = None) -> dict:
+def build(out: str | Path, config: CorpusConfig = CorpusConfig()) -> dict:
     """Write the corpus to ``out`` and return its manifest."""
     out = Path(out)
-    sources, real_records = make_sources(config, task_files)
+    sources, real_records = make_sources(config)
     for source in sources:
         source.frame = source.frame[[*KEYS, *source.roles]]
     paths = write_tables([(s.frame, out / f"{s.name}.parquet") for s in sources])
