@@ -107,3 +107,15 @@ def test_when_the_effects_frame_is_written_as_json_then_support_and_flag_are_in_
     rows = json.loads(path.read_text())
     assert [(r["series_id"], r["flag"]) for r in rows] == [("c0", "supported"), ("c1", "unsupported")]
     assert [(r["support_a"], r["support_b"]) for r in rows] == [pytest.approx((0.4, 0.6)), pytest.approx((0.4, 0.003))]
+
+
+def test_when_a_forecast_is_tabled_then_its_quantiles_are_over_the_sample_paths_of_each_series():
+    result = forecast_result(0.0, None)
+    result.samples[:, 1] += 100.0  # a second series far from the first: quantiles must not mix them
+    table = result.to_frame()
+    for b, sid in enumerate(result.series_ids):
+        rows = table[table["series_id"] == sid]
+        for level in result.levels:
+            expected = np.quantile(result.samples[:, b, :, 0], level, axis=0)
+            np.testing.assert_allclose(rows[f"q{level:g}"].to_numpy(), expected)
+        assert (rows["q0.05"] < rows["mean"]).all() and (rows["mean"] < rows["q0.95"]).all()

@@ -50,7 +50,7 @@ class ForecastResult:
     def to_frame(self) -> pd.DataFrame:
         """Long table: one row per series, step and channel; quantile columns ``q0.05`` ...;
         event channels carry ``prob`` (per-step probability) instead."""
-        qs = np.quantile(self.samples, self.levels, axis=1)  # (Q, B, H, Ct)
+        qs = np.quantile(self.samples, self.levels, axis=0)  # (Q, B, H, Ct): over the sample paths
         mean = self.samples.mean(axis=0)
         rows = []
         for b, sid in enumerate(self.series_ids):
