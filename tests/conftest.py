@@ -90,3 +90,41 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# -- a tiny pretrained model (pipelines/pretrain/train.py on a tiny synthetic corpus) ----------------
+
+PRETRAIN_CONTEXT, PRETRAIN_HORIZON = 32, 8
+PRETRAIN_FLAGS = ["--preset", "tiny", "--context", str(PRETRAIN_CONTEXT), "--horizon", str(PRETRAIN_HORIZON),
+                  "--val-rows", "16", "--min-length", "20", "--batch-size", "16", "--val-stride", "8",
+                  "--accelerator", "cpu", "--no-progress-bar", "--checkpoint-every", "2", "--seed", "0"]
+PRETRAIN_STEPS = 4
+
+
+@dataclass
+class Pretrained:
+    corpus: Path
+    out: Path
+    model: Path  # a pretrained model file, with model.pt.sha256 beside it
+    run_id: str
+
+
+def build_tiny_corpus(folder: Path) -> Path:
+    """Synthetic and simulated series only (no shared data): seconds to build."""
+    from pipelines.pretrain.corpus import CorpusConfig, build
+
+    build(folder, CorpusConfig(real=False, fleets=0, cohorts=1, patients=20, synthetic=3, synthetic_length=160,
+                               controlled=2, controlled_steps=128))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory) -> Pretrained:
+    from pipelines.pretrain.train import main as pretrain
+
+    corpus = build_tiny_corpus(tmp_path_factory.mktemp("pretrain_corpus"))
+    out = tmp_path_factory.mktemp("pretrained")
+    argv = ["--corpus", str(corpus), "--out", str(out), "--max-steps", str(PRETRAIN_STEPS), *PRETRAIN_FLAGS]
+    assert pretrain(argv) == 0
+    run_id = json.loads((out / "run.json").read_text())["run_id"]
+    return Pretrained(corpus, out, out / "model.pt", run_id)

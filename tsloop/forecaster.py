@@ -47,7 +47,9 @@ from tsloop.data.scaling import StandardScaler
 from tsloop.data.spec import TaskSpec
 from tsloop.query import forecast as query_forecast
 from tsloop.query import whatif as query_whatif
+from tsloop.query import zero_shot as query_zero_shot
 from tsloop.query.loading import load_bundle, range_margin
+from tsloop.query.pretrained import KEYWORD, check_sidecar, is_pretrained, load_pretrained
 from tsloop.query.results import DEFAULT_LEVELS, NUM_SAMPLES, ForecastResult, WhatIfResult
 
 
@@ -79,15 +81,33 @@ class Forecaster:
 
     @classmethod
     def load(cls, ref: str | Path) -> "Forecaster":
-        """From a model file (``model.pt``), a training output folder, or an MLflow run id / ``runs:/ID``."""
+        """From a model file (``model.pt``), a training output folder, an MLflow run id / ``runs:/ID``,
+        or ``"pretrained"`` (the shipped pretrained model, :meth:`pretrained`)."""
+        if str(ref) == KEYWORD:
+            return cls.pretrained()
         path = Path(ref)
         if path.is_dir():
             path = path / "model.pt"
         if path.exists() or str(ref).endswith(".pt"):
+            check_sidecar(path)
             return cls.from_bundle_path(path)
         from tsloop.tracking.runs import download_model
 
         return cls.from_bundle_path(download_model(str(ref)))
+
+    @classmethod
+    def pretrained(cls, path: str | Path | None = None) -> "Forecaster":
+        """The pretrained universal model: the one shipped in the package (``path`` None), or a
+        pretrained model file or folder (``pipelines/pretrain/train.py`` writes one). Loaded with
+        ``weights_only=True`` and checked against its checksums; use it with :meth:`zero_shot`,
+        or adapt it to a task with ``train_options={"init": path}``. Raises CheckpointError,
+        saying how to build one, when none is shipped."""
+        return cls.from_bundle(load_pretrained(path))
+
+    @property
+    def is_pretrained(self) -> bool:
+        """True for a pretrained universal model (forecast with :meth:`zero_shot`)."""
+        return is_pretrained(self.meta)
 
     def save(self, path: str | Path) -> Path:
         return Bundle(
@@ -152,6 +172,26 @@ class Forecaster:
         """
         return query_forecast.forecast(self.model, self.spec, self.scaler, history, future, quantiles=quantiles,
                                        num_samples=num_samples, seed=seed, range_margin=self.range_margin)
+
+    def zero_shot(
+        self,
+        history: Frame,
+        target: str | list[str],
+        *,
+        timestamp: str = "timestamp",
+        series_id: str | None = None,
+        horizon: int | None = None,
+        freq: str | None = None,
+        quantiles=DEFAULT_LEVELS,
+        num_samples: int = NUM_SAMPLES,
+        seed: int = 0,
+    ) -> ForecastResult:
+        """Forecast any ``target`` columns of ``history`` with a pretrained model, no task file:
+        each column on its own, a short history padded as missing, a horizon beyond the model's
+        rolled forward on the median (:mod:`tsloop.query.zero_shot`)."""
+        return query_zero_shot.zero_shot_forecast(
+            self.model, history, target, timestamp=timestamp, series_id=series_id, horizon=horizon, freq=freq,
+            quantiles=quantiles, num_samples=num_samples, seed=seed, range_margin=self.range_margin)
 
     def whatif(
         self,

@@ -186,10 +186,15 @@ def _read_manifest(out: Path) -> dict:
         return {}
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder for the Parquet files and manifest.json")
     add_config_flags(parser, CorpusConfig)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = CorpusConfig(**{key: getattr(args, key) for key in asdict(CorpusConfig())})

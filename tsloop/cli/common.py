@@ -29,7 +29,8 @@ def read_frame(path: str | Path, what: str) -> pl.DataFrame:
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", required=True,
-        help="a model file (model.pt), a training output folder, or an MLflow run id",
+        help="a model file (model.pt), a training output folder, an MLflow run id, or 'pretrained' (the "
+             "pretrained model shipped with tsloop; ./pretrained for a folder of that name)",
     )
 
 

@@ -145,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
 
 def training_report(result, experiment: str, ui: str | None) -> str:
     """A few lines after training: steps done, the validation scores, where the files are."""
-    lines = [f"\ntrained {result.steps} optimizer steps in {result.wall_time_s:.1f} s ({result.threads} CPU "
-             f"thread(s)); model -> {result.bundle_path}"]
+    lines = [f"\ntrained {result.steps} optimizer steps in {result.wall_time_s:.1f} s on {result.device} "
+             f"({result.threads} CPU thread(s)); model -> {result.bundle_path}"]
     for key in sorted(k for k in result.metrics if k.startswith("val/")):
         lines.append(f"  {key:<22} {result.metrics[key]:.4f}")
     if "diag/certified_outer" in result.metrics:

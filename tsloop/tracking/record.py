@@ -58,6 +58,7 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
     }
     client, run_id = logger.experiment, logger.run_id
     log_params_once(client, run_id, params)
+    client.set_tag(run_id, "tsloop.device", result.device)
     logger.log_metrics({"wall_time_s": result.wall_time_s})
     client.log_artifact(run_id, str(result.bundle_path), "model")
     if result.best_checkpoint:

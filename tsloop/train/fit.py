@@ -56,6 +56,7 @@ class FitResult:
     warning: str | None = None  # set when validation says the model is not usable yet (``usability``)
     extra: dict = field(default_factory=dict)
     rank_zero: bool = True  # under DDP only rank 0 writes the model file and records the run
+    device: str = "cpu"  # what trained it: 'cpu', or e.g. 'cuda:0 (NVIDIA H100 80GB HBM3)'
 
 
 def _resume_state(out_dir: Path, model_config: dict) -> tuple[str, tuple[int, int]]:
@@ -192,7 +193,16 @@ def fit(
     bundle_path = bundle.save(out_dir / "model.pt") if trainer.is_global_zero else out_dir / "model.pt"
     steps = int(trainer.global_step)
     return FitResult(bundle_path, run_id, metrics, wall, out_dir, best, steps=steps, threads=threads,
-                     warning=usability(metrics, steps), rank_zero=trainer.is_global_zero)
+                     warning=usability(metrics, steps), rank_zero=trainer.is_global_zero,
+                     device=device_name(trainer))
+
+
+def device_name(trainer) -> str:
+    """The device rank 0 trained on, with the accelerator's name for a GPU."""
+    device = trainer.strategy.root_device
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
 
 
 def _batches_per_epoch(task, config: TrainConfig) -> int | None:
