@@ -131,13 +131,17 @@ class Forecaster:
         experiment: str = "tsloop",
     ) -> "Forecaster":
         """Train on ``data`` (a frame, a data file, or None to read the spec's file) and return the
-        fitted forecaster. The MLflow run id and metrics are on ``forecaster.meta``."""
+        fitted forecaster. The MLflow run id and metrics are on ``forecaster.meta``.
+
+        ``train_options={"init": "pretrained", "finetune": "heads"}`` starts from a pretrained model
+        (the shipped one, or a file): its size, every weight that fits (see ``tsloop.train.init``)."""
         from dataclasses import replace
 
         from tsloop.data.task import load_task
         from tsloop.model.config import ModelConfig
         from tsloop.tracking.training import fit_and_record
         from tsloop.train.config import TrainConfig
+        from tsloop.train.init import init_config
 
         if isinstance(data, (str, Path)):  # the caller's explicit file, like --data: it may lie anywhere
             spec = TaskSpec.from_yaml(spec) if isinstance(spec, (str, Path)) else spec
@@ -145,11 +149,12 @@ class Forecaster:
         else:
             task = load_task(spec, frame=data)
         s = task.spec
-        cfg = ModelConfig.for_task(preset, s)
+        train_config = TrainConfig.from_dict(train_options or {})
+        # from a pretrained model (train_options={"init": ...}): its size, the task's shape; preset unused
+        cfg = init_config(train_config.init, s) if train_config.init else ModelConfig.for_task(preset, s)
         if model_options:
             cfg = ModelConfig.from_dict({**cfg.to_dict(), **model_options})
-        result = fit_and_record(task, cfg, TrainConfig.from_dict(train_options or {}), out_dir=out_dir,
-                                experiment=experiment)
+        result = fit_and_record(task, cfg, train_config, out_dir=out_dir, experiment=experiment)
         forecaster = cls.from_bundle_path(result.bundle_path)
         forecaster.meta.update(run_id=result.run_id, metrics=result.metrics, wall_time_s=result.wall_time_s)
         return forecaster

@@ -17,6 +17,8 @@ EXAMPLES = """examples:
   tsloop train --task tasks/epf_np.yaml --accelerator gpu --devices 2 --strategy ddp
   tsloop train --task tasks/plant_forecast.yaml --set d_model=128 --set mean_depth=6
   tsloop train --task big.task.yaml --stream --stream-chunk 64   # a file larger than memory
+  tsloop train --task tasks/epf_np.yaml --init pretrained --finetune heads --max-steps 300   # adapt the pretrained model
+  tsloop train --task tasks/epf_np.yaml --init outputs/pretrain/model.pt   # a pretrained model file; fine-tune all
 
 Runs are logged to ./mlruns (SQLite store + artifacts) unless MLFLOW_TRACKING_URI is set;
 see them with `tsloop compare` or `mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db`.
@@ -36,7 +38,8 @@ def register(subparsers) -> None:
     )
     add_task_arguments(p)
     g = p.add_argument_group("model")
-    g.add_argument("--preset", default="small", help="size preset: tiny, small, base (default small)")
+    g.add_argument("--preset", default="small", help="size preset: tiny, small, base (default small); with --init "
+                   "the pretrained model's size is used instead")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one model option, e.g. d_model=128, deferred=false (repeatable)")
     g = p.add_argument_group("training (every field of tsloop.train.config.TrainConfig)")
@@ -118,17 +121,19 @@ def run(args: argparse.Namespace) -> int:
     from tsloop.model.config import ModelConfig
     from tsloop.tracking.store import ui_command
     from tsloop.tracking.training import fit_and_record
+    from tsloop.train.init import init_config
 
     task = _task(args)
     spec = task.spec
-    base = ModelConfig.for_task(args.preset, spec)
+    train_cfg = config_from_args(args, TrainConfig)
+    # with --init the size and method are the pretrained model's (--preset is not used), the shape the task's
+    base = init_config(train_cfg.init, spec) if train_cfg.init else ModelConfig.for_task(args.preset, spec)
     overrides = parse_overrides(args.set)
     check_override_types(base.to_dict(), overrides)
     try:
         model_cfg = ModelConfig.from_dict({**base.to_dict(), **overrides})
     except (TypeError, ValueError, CheckpointError) as err:
         raise SpecError(f"--set {overrides}: {err}") from None
-    train_cfg = config_from_args(args, TrainConfig)
     devices = train_cfg.devices
     if getattr(task, "streamed", False) and (train_cfg.num_nodes > 1 or (isinstance(devices, int) and devices > 1)
                                              or "," in str(devices)):
@@ -147,6 +152,10 @@ def training_report(result, experiment: str, ui: str | None) -> str:
     """A few lines after training: steps done, the validation scores, where the files are."""
     lines = [f"\ntrained {result.steps} optimizer steps in {result.wall_time_s:.1f} s on {result.device} "
              f"({result.threads} CPU thread(s)); model -> {result.bundle_path}"]
+    if result.extra.get("init"):
+        from tsloop.train.init import InitReport
+
+        lines.append(InitReport(**result.extra["init"]).summary())
     for key in sorted(k for k in result.metrics if k.startswith("val/")):
         lines.append(f"  {key:<22} {result.metrics[key]:.4f}")
     if "diag/certified_outer" in result.metrics:

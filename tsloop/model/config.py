@@ -161,6 +161,16 @@ class ModelConfig:
         return cls.preset(name, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon,
                           **{"control_lag": spec.control_lag, **whatif, **overrides})
 
+    @classmethod
+    def for_task_from(cls, base: "ModelConfig", spec: Any, **overrides: Any) -> "ModelConfig":
+        """``base``'s size and method (a pretrained model's config) for a ``TaskSpec``: its channels,
+        window and control timing, and for a task with interventions the what-if defaults, as
+        ``for_task``; ``overrides`` win over all."""
+        whatif = WHATIF_DEFAULTS if spec.dims.intervention > 0 else {}
+        shape = {f.name: spec.dims.width(f.name) for f in dataclasses.fields(ChannelDims)}
+        return cls.from_dict({**base.to_dict(), **shape, "context_length": spec.context_length, "horizon": spec.horizon,
+                              "control_lag": spec.control_lag, **whatif, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (lists, numbers, strings, None)."""
         out = dataclasses.asdict(self)

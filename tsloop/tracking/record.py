@@ -56,9 +56,15 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
         "data.fingerprint": task.fingerprint(),
         "model.parameters": bundle.meta.get("parameters"),
     }
+    init = result.extra.get("init")
+    if init:  # started from a pretrained model (TrainConfig.init): what was copied, fresh and frozen
+        params.update({"init.source": init["source"], "init.copied_tensors": len(init["copied"]),
+                       "init.fresh_tensors": len(init["fresh"]), "init.frozen_tensors": len(init["frozen"])})
     client, run_id = logger.experiment, logger.run_id
     log_params_once(client, run_id, params)
     client.set_tag(run_id, "tsloop.device", result.device)
+    if init:
+        client.log_dict(run_id, init, "init.json")
     logger.log_metrics({"wall_time_s": result.wall_time_s})
     client.log_artifact(run_id, str(result.bundle_path), "model")
     if result.best_checkpoint:

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, fields
 
 from tsloop.errors import SpecError
 
+FINETUNE = ("all", "heads")  # TrainConfig.finetune
+
 
 @dataclass
 class TrainConfig:
@@ -33,6 +35,16 @@ class TrainConfig:
     progress_bar: bool = True
     checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
     range_margin: float | None = 1.0  # forecasts are clipped to the train range widened by this many widths; None = off
+    init: str | None = None  # start from a pretrained model: 'pretrained' (the shipped one) or a model file; copies every weight whose name and shape match
+    finetune: str = "all"  # with init: 'all' trains every weight; 'heads' freezes the looped core's copied weights (embeddings, heads and linear path train)
+
+    def __post_init__(self) -> None:
+        if self.finetune not in FINETUNE:
+            raise SpecError(f"finetune must be one of {FINETUNE}, got {self.finetune!r}: 'all' trains every weight, "
+                            "'heads' freezes the pretrained looped core")
+        if self.finetune != "all" and not self.init:
+            raise SpecError(f"finetune {self.finetune!r} freezes weights copied from a pretrained model: give one "
+                            "with init (--init pretrained or --init PATH), or train everything (--finetune all)")
 
     def epochs_end_first(self, batches_per_epoch: int | None = None) -> bool:
         """True when ``max_epochs`` ends training before the step budget does (or there is no budget);

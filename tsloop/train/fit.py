@@ -37,6 +37,7 @@ from tsloop.errors import CheckpointError, TsloopError
 from tsloop.train.callbacks import DivergenceGuard, RngState
 from tsloop.train.config import TrainConfig
 from tsloop.train.datamodule import TelemetryDataModule
+from tsloop.train.init import freeze, initialise
 from tsloop.train.module import WorldModelModule
 from tsloop.train.threads import set_threads
 
@@ -114,6 +115,10 @@ def fit(
         DataModule = TelemetryDataModule
     datamodule = DataModule(task, train_config, resume_batches=done, resume_epoch=epoch)
     module = WorldModelModule(model_config.to_dict(), train_config.to_dict())
+    init = None
+    if train_config.init:  # on resume too: the checkpoint then restores the weights, the same ones stay frozen
+        init = initialise(module.model, train_config.init)
+        freeze(module.model, train_config.finetune, init)
     run_id = getattr(logger, "run_id", None)
 
     checkpoint = ModelCheckpoint(
@@ -194,7 +199,7 @@ def fit(
     steps = int(trainer.global_step)
     return FitResult(bundle_path, run_id, metrics, wall, out_dir, best, steps=steps, threads=threads,
                      warning=usability(metrics, steps), rank_zero=trainer.is_global_zero,
-                     device=device_name(trainer))
+                     extra={"init": init.to_dict()} if init else {}, device=device_name(trainer))
 
 
 def device_name(trainer) -> str:
