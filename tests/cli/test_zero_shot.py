@@ -81,3 +81,14 @@ def test_when_no_checkpoint_is_shipped_then_model_pretrained_exits_2_with_the_bu
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "no pretrained checkpoint is shipped" in err and "python -m pipelines.pretrain.train" in err
+
+
+def test_when_a_pretrained_model_is_asked_a_whatif_then_it_says_to_fine_tune_one(pretrained, files, tmp_path, capsys):
+    plan = files / "known.csv"
+    other = tmp_path / "other.csv"
+    other.write_text(plan.read_text())
+    argv = ["whatif", "--model", str(pretrained.model), "--history", str(files / "my.csv"), "--plan", str(plan),
+            "--plan", str(other), "--out", str(tmp_path / "w.json")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no interventions" in err and "--init" in err

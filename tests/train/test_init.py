@@ -101,3 +101,12 @@ def test_when_finetune_is_misused_then_the_error_says_what_to_give():
         TrainConfig(finetune="heads")
     with pytest.raises(SpecError, match="finetune must be one of"):
         TrainConfig(init="x.pt", finetune="core")
+
+
+def test_when_the_init_file_is_missing_then_training_exits_2_naming_it(data, tmp_path, capsys):
+    _, path, _ = data
+    argv = ["train", "--data", str(path), "--timestamp", "ts", "--freq", "1h", "--target", "cpu", "--context", "32",
+            "--horizon", "8", "--init", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--init" in err and "nope.pt" in err and "pretrained" in err and "Traceback" not in err

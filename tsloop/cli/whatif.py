@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         raise PlanError(f"plan files must have distinct names (their stems name the plans): {names}")
     plans = {name: read_frame(path, f"plan {name!r}") for name, path in zip(names, args.plan)}
     forecaster = Forecaster.load(args.model)
+    if forecaster.is_pretrained:
+        raise PlanError(f"{args.model} is a pretrained univariate model with no interventions, so it cannot compare "
+                        "plans; fine-tune it on a task with intervention columns (tsloop train --task ... --init "
+                        f"{args.model}) and ask that model")
     history = read_frame(args.history, "history")
     future = read_frame(args.future, "future") if args.future else None
     result = forecaster.whatif(

@@ -72,6 +72,10 @@ def load_init(ref: str) -> Bundle:
     if ref == KEYWORD:
         return load_pretrained(None)
     path = resolve(ref)
+    if not path.is_file():
+        raise CheckpointError(f"--init {ref}: no model file at {path}; give 'pretrained' (the shipped model), a "
+                              "pretrained model file (python -m pipelines.pretrain.train writes <out>/model.pt) or a "
+                              "task's model.pt or output folder")
     check_sidecar(path)
     return Bundle.load(path)
 
