@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from tsloop.demo.run import WHATIF_OPTIONS
+from tsloop.output import atomic_path
 
 MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default (tsloop_config); None: not tsloop
     "tsloop": {},  # the task's default: patches of one row, G-computation rollouts, 5 control members, policy head, aligned controls
@@ -147,8 +148,8 @@ def train_model(name: str, task, seed: int, steps: int, out: Path, run_name: str
         torch.manual_seed(seed)
         model = GRUWorldModel(GRUConfig.for_task(task.spec))
         budget = train_peer(model, task, PeerTrainConfig(max_steps=steps, seed=seed))
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict()}, out / "model.pt")
+        with atomic_path(out / "model.pt") as tmp:
+            torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict()}, tmp)
         return Forecaster(model, task.spec, task.scaler), {**budget, "params": _params(model)}, None
     if name == "ridge":
         start = time.perf_counter()

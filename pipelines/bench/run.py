@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tsloop.output import atomic_path
+
 PEERS = ("tsloop", "tsloop_stepwise", "NHITS", "TiDE", "TSMixerx", "deepar", "fracast", "naive", "ridge")
 RESULTS = Path(__file__).parent / "results"
 # One thread per process: on 2 cores shared with other jobs, 2 OpenMP threads made a tsloop
@@ -84,10 +86,12 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
         arrays["quantiles"] = res.pop("quantiles")
     for key, value in res.pop("extra_points", {}).items():
         arrays[key] = value
-    out.mkdir(parents=True, exist_ok=True)
     res["seed"] = seed
-    np.savez_compressed(out / f"{row}.npz", **arrays)
-    (out / f"{row}.json").write_text(json.dumps(res, default=str, indent=1))
+    # a file object, not the temporary's name: given a name, np.savez appends ".npz" to it
+    with atomic_path(out / f"{row}.npz") as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    with atomic_path(out / f"{row}.json") as tmp:
+        tmp.write_text(json.dumps(res, default=str, indent=1))
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -173,8 +177,8 @@ def main(argv=None) -> int:
                                    source, "--one", peer, "--row", row, "--seed", str(seed), "--out", args.out],
                                   capture_output=True, text=True, env={**os.environ, **THREAD_ENV})
             log[row] = {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
-            (out / f"{row}.log").parent.mkdir(parents=True, exist_ok=True)
-            (out / f"{row}.log").write_text(proc.stdout + proc.stderr)
+            with atomic_path(out / f"{row}.log") as tmp:
+                tmp.write_text(proc.stdout + proc.stderr)
             print(f"[bench] {name} {row}: rc={proc.returncode} {log[row]['wall_s']}s", flush=True)
             if proc.returncode:
                 print(proc.stderr[-3000:], flush=True)
@@ -191,7 +195,8 @@ def main(argv=None) -> int:
     result["machine"] = (f"{platform.node()} {platform.processor() or platform.machine()}, shared CPU; peers "
                          f"{THREADS} thread; tsloop threads chosen as `tsloop train` does (recorded per row)")
     result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    path.write_text(json.dumps(result, indent=1, default=str))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result, indent=1, default=str))
     try:
         log_mlflow(result)
     except Exception as err:  # tracking must not lose the benchmark
