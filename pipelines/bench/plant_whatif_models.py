@@ -133,7 +133,7 @@ def fit_ridge(task, stride: int = 2):
     model = RidgePeer(cfg, m.coef_.T, m.intercept_, sigma)
     loader = torch.utils.data.DataLoader(task.dataset("val", stride=stride), batch_size=64)
     model.rho.copy_(fit_copula_rho(model, loader, 10**6))
-    return model.eval(), {"alpha": alpha, "features": int(xt.shape[1]), "train_windows": int(len(xt))}
+    return model.eval(), {"alpha": alpha, "features": int(xt.shape[1]), "train_windows": len(xt)}
 
 
 # ------------------------------------------------------------------ training on a step budget

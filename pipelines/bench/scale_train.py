@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("MLFLOW_TRACKING_URI", None)
         proc = subprocess.run([sys.executable, "-m", "pipelines.bench.scale_train", "--steps", str(args.steps),
                                "--batch", str(args.batch), "--chunk", str(args.chunk),
-                               "--measure", str(task), str(folder / "train")], capture_output=True, text=True, env=env)
+                               "--measure", str(task), str(folder / "train")], capture_output=True, text=True, env=env,
+                              check=False)
     if proc.returncode:
         print(proc.stderr[-3000:], file=sys.stderr)
         return proc.returncode
