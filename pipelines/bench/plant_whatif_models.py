@@ -19,16 +19,19 @@ from torch import nn
 from tsloop.demo.run import WHATIF_OPTIONS
 from tsloop.output import atomic_path
 
+PATCH4 = dict(WHATIF_OPTIONS)  # the demo's setting: the default with patches of 4 rows (trains ~3x faster)
+OPEN_LOOP = {"rollout": "open_loop", "one_step_weight": 0.0}  # no correction: the naive multi-step rollout
+
 MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default (tsloop_config); None: not tsloop
     "tsloop": {},  # the task's default: patches of one row, G-computation rollouts, 5 control members, policy head, aligned controls
-    "tsloop_patch4": dict(WHATIF_OPTIONS),  # the demo's setting: the default with patches of 4 rows (trains ~3x faster)
-    "tsloop_openloop": {"rollout": "open_loop", "one_step_weight": 0.0},  # no correction: the naive multi-step rollout
+    "tsloop_patch4": PATCH4,
+    "tsloop_openloop": OPEN_LOOP,
     "tsloop_onestep": {"rollout": "open_loop", "one_step_weight": 1.0},  # one-step loss, open-loop rollouts
     "tsloop_balance": {"balance_weight": 0.5},  # the default plus CRN-style balancing of the state
     "tsloop_noensemble": {"control_members": 1},  # no epistemic members: noise-only effect intervals
     # controls read inside their own patch (before alignment); with patches of one row alignment changes nothing
-    "tsloop_unaligned": {**dict(WHATIF_OPTIONS), "control_lag": None},
-    "tsloop_openloop_patch4": {**dict(WHATIF_OPTIONS), "rollout": "open_loop", "one_step_weight": 0.0},
+    "tsloop_unaligned": PATCH4 | {"control_lag": None},
+    "tsloop_openloop_patch4": PATCH4 | OPEN_LOOP,
     "gru": None,
     "ridge": None,
     "oracle": None,

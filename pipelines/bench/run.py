@@ -64,6 +64,12 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
         "tsloop_outer": dict(overrides={"outer_retention": 0.9}, tag="_outer"),  # memory across outer steps
         "tsloop_k5": dict(overrides={"k_every": 5}, tag="_k5"),  # the deferred-K curriculum 5x faster
         "tsloop_mu4": dict(overrides={"mean_depth": 4.0}, tag="_mu4"),  # half the loops: cheaper steps
+        # the direct path: without the context's covariates (the default before 2026-12-06), and with a per-step
+        # MLP of the known row, in instance or task units
+        "tsloop_nopastcov": dict(overrides={"linear_past_covariates": False}, tag="_nopastcov"),
+        "tsloop_mlp": dict(overrides={"linear_known_hidden": 32}, tag="_mlp"),
+        "tsloop_mlp_task": dict(overrides={"linear_known_hidden": 32, "linear_covariate_units": "task"},
+                                tag="_mlp_task"),
     }
     # the same at a fixed step budget (400 optimizer steps, no clock), so variants that ran under different
     # machine loads are compared on equal compute

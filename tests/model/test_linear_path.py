@@ -1,18 +1,22 @@
-"""The direct linear path (tsloop/model/linear_path.py): zero at start, masked steps unread,
-one context map shared by target channels, known-future maps only where they fit."""
+"""The direct linear path (tsloop/model/linear_path.py): zero at start, masked steps unread, one
+context map shared by target channels, covariate maps only where they fit, their units, the
+per-step known MLP, and configs saved before the context-covariate map."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tsloop.data.batch import ChannelDims
+from tsloop.errors import SpecError
 from tsloop.model import ModelConfig
 from tsloop.model.config import LINEAR_FULL_MAX
 from tsloop.model.linear_path import LinearPath
 
-from .conftest import CONTEXT, HORIZON, make_batch
+from .conftest import CONTEXT, HORIZON, make_batch, tiny_model
 
 DIMS = ChannelDims(target=2, known_future=1)
+COV_DIMS = ChannelDims(target=2, past_exog=1, known_future=2)
 
 
 def _path(dims: ChannelDims = DIMS, trained: bool = False, **overrides) -> LinearPath:
@@ -64,3 +68,77 @@ def test_when_the_full_known_map_is_off_or_too_large_then_only_the_per_step_map_
     wide = ChannelDims(target=LINEAR_FULL_MAX // (HORIZON * HORIZON) + 1, known_future=1)
     assert _path(dims=wide).known_full is None and _path(dims=wide).known is not None
     assert _path(dims=ChannelDims(target=1)).known is None
+
+
+def path(**overrides) -> LinearPath:
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON, **overrides)
+    return LinearPath(cfg)
+
+
+def randomised(lp: LinearPath) -> LinearPath:
+    with torch.no_grad():
+        for p in lp.parameters():
+            p.normal_(0.0, 0.3)
+    return lp
+
+
+def test_the_context_covariates_move_the_forecast_only_when_read():
+    batch = make_batch(COV_DIMS)
+    changed = dict(batch, past_known=batch["past_known"] + 1.0, past_exog=batch["past_exog"] - 1.0)
+    reads = randomised(path())  # linear_past_covariates is the default
+    ignores = randomised(path(linear_past_covariates=False))
+    assert reads.past_full is not None and ignores.past_full is None
+    assert not torch.allclose(reads(batch), reads(changed))
+    assert torch.allclose(ignores(batch), ignores(changed))
+
+
+def test_the_context_covariate_map_is_left_out_when_it_would_be_too_large():
+    context = LINEAR_FULL_MAX // (3 * HORIZON * 2) + 1  # (Cp + Ck) * L * H * Ct > LINEAR_FULL_MAX
+    cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=context, horizon=HORIZON)
+    assert LinearPath(cfg).past_full is None
+
+
+def test_task_units_divide_the_covariate_terms_by_the_context_spread():
+    batch = make_batch(COV_DIMS)
+    scale = torch.full((4, 1, 2), 4.0)
+    instance = randomised(path(linear_known_hidden=8))
+    task = path(linear_known_hidden=8, linear_covariate_units="task")
+    task.load_state_dict(instance.state_dict())
+    context_term = instance.context(batch["past_target"].mul(batch["past_target_mask"]).transpose(1, 2)).transpose(1, 2)
+    covariates = instance(batch) - context_term
+    assert torch.allclose(task(dict(batch, target_scale=scale)), context_term + covariates / 4.0, atol=1e-5)
+
+
+def test_the_per_step_known_mlp_responds_nonlinearly_to_the_known_row():
+    lp = randomised(path(linear_known_hidden=8, linear_known_full=False, linear_past_covariates=False))
+    batch = make_batch(COV_DIMS)
+    base = lp(dict(batch, future_known=torch.zeros_like(batch["future_known"])))
+    one = lp(dict(batch, future_known=torch.ones_like(batch["future_known"])))
+    two = lp(dict(batch, future_known=2 * torch.ones_like(batch["future_known"])))
+    assert not torch.allclose(two - base, 2 * (one - base), atol=1e-4)  # a linear map would double
+
+
+def test_gradients_reach_every_direct_map_through_the_model_loss():
+    dims = ChannelDims(target=2, past_exog=1, known_future=1, event=1)
+    model = tiny_model(dims, linear_known_hidden=8)
+    loss, _ = model.loss(make_batch(dims))
+    loss.backward()
+    lp = model.linear_path
+    for name in ("past_full", "known", "known_full"):
+        assert getattr(lp, name).grad.abs().sum() > 0, name
+    assert lp.known_mlp[-1].weight.grad.abs().sum() > 0
+
+
+def test_a_config_saved_before_the_covariate_map_loads_without_it():
+    cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON)
+    old = cfg.to_dict()
+    del old["linear_past_covariates"]
+    assert ModelConfig.from_dict(old).linear_past_covariates is False
+    assert ModelConfig.from_dict(cfg.to_dict()).linear_past_covariates is True
+
+
+@pytest.mark.parametrize("bad", [dict(linear_known_hidden=-1), dict(linear_covariate_units="raw")])
+def test_bad_settings_are_refused_with_the_allowed_values(bad):
+    with pytest.raises(SpecError, match="linear_"):
+        ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON, **bad)

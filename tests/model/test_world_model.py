@@ -151,8 +151,23 @@ def test_when_plan_has_wrong_channel_count_then_plan_error_says_the_expected_sha
     h0 = torch.zeros(2, model.cfg.d_model)
     with pytest.raises(PlanError, match=r"\(2, 8, 1\)"):
         model.imagine(h0, {"future_control": torch.zeros(2, 8, 3)})
-    states = model.imagine(h0, {"future_control": torch.zeros(2, 40, 1)})  # longer than the horizon
+    past = {"past_control": torch.zeros(2, 16, 1), "past_control_mask": torch.ones(2, 16, 1)}
+    states = model.imagine(h0, {"future_control": torch.zeros(2, 40, 1), **past})  # longer than the horizon
     assert states.shape == (2, 10, model.cfg.d_model)
+
+
+def test_when_a_delayed_model_gets_a_plan_without_past_controls_then_plan_error_names_them():
+    model = tiny_model(ALL_DIMS).eval()  # controls act patch_len - 1 rows late (causal alignment)
+    h0 = torch.zeros(2, model.cfg.d_model)
+    with pytest.raises(PlanError, match="past_control_mask"):
+        model.imagine(h0, {"future_control": torch.ones(2, 8, 1)})
+    # the context's last controls act in the first patch: they change the state, so they must not default to zeros
+    unknown = {"past_control": torch.zeros(2, 16, 1), "past_control_mask": torch.zeros(2, 16, 1)}
+    known = {"past_control": torch.ones(2, 16, 1), "past_control_mask": torch.ones(2, 16, 1)}
+    with torch.no_grad():
+        a = model.imagine(h0, {"future_control": torch.ones(2, 8, 1), **unknown}, model.new_run(2, depth=2))
+        b = model.imagine(h0, {"future_control": torch.ones(2, 8, 1), **known}, model.new_run(2, depth=2))
+    assert not torch.allclose(a[:, 0], b[:, 0])
 
 
 def test_when_ema_updates_then_target_encoder_moves_toward_online_encoder():

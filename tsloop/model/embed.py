@@ -117,10 +117,15 @@ class DriveEmbed(nn.Module):
         p = self.cfg.patch_len
         control = torch.cat([control, mask], dim=-1)
         if self.shift:  # the last context controls act inside the first future patches
-            past = plan.get("past_control")
-            before = (torch.cat([past, plan["past_control_mask"]], dim=-1) if past is not None
-                      else control.new_zeros(control.shape[0], 0, control.shape[2]))
-            control = delay(control, self.shift, before)
+            past, past_mask = plan.get("past_control"), plan.get("past_control_mask")
+            if past is None or past_mask is None:
+                raise PlanError(
+                    f"this model's controls act {self.shift} rows late (causal alignment: patches of {p} rows, "
+                    f"control lag {self.cfg.control_lag}), so the last {self.shift} logged controls of the context "
+                    "act in the first future patch. Give the plan 'past_control' and 'past_control_mask' "
+                    "(batch, context steps, controls), e.g. the context window's own; a zero mask says they "
+                    "are unknown.")
+            control = delay(control, self.shift, torch.cat([past, past_mask], dim=-1))
         u = (self.known(patchify(known, p, False))
              + self._members(self.control(patchify(control, p, False)), plan.get("member")))
         return u + self._static(static, u)
