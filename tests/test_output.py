@@ -113,6 +113,16 @@ def test_when_a_temporary_file_belongs_to_a_live_writer_then_it_is_kept(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "t.csv"])
 
 
+def test_a_new_output_gets_a_new_file_s_permissions_and_a_replaced_one_keeps_its_own(tmp_path):
+    new = output.write_table(pd.DataFrame({"a": [1.0]}), tmp_path / "new.csv")
+    assert new.stat().st_mode & 0o777 == 0o666 & ~output.UMASK  # not mkstemp's owner-only 0o600
+    kept = tmp_path / "kept.csv"
+    kept.write_text("a\n0\n")  # a test fixture, not output of the package
+    kept.chmod(0o640)
+    output.write_table(pd.DataFrame({"a": [1.0]}), kept)
+    assert kept.stat().st_mode & 0o777 == 0o640 and "1.0" in kept.read_text()
+
+
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("tsloop", "pipelines")
 WRITES = {"savefig", "to_csv", "to_parquet", "to_json", "write_text", "write_bytes", "ParquetWriter"}
