@@ -68,6 +68,10 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
         # MLP of the known row, in instance or task units
         "tsloop_nopastcov": dict(overrides={"linear_past_covariates": False}, tag="_nopastcov"),
         "tsloop_mlp": dict(overrides={"linear_known_hidden": 32}, tag="_mlp"),
+        # the learning rate decayed over the step budget (warm-up, cosine down to a tenth), and the same at 2x steps
+        "tsloop_cosine": dict(train={"lr_schedule": "cosine"}, tag="_cosine"),
+        "tsloop_cosine_2x": dict(train={"lr_schedule": "cosine", "max_steps": 2 * TrainConfig().max_steps},
+                                 tag="_cosine_2x"),
         "tsloop_mlp_task": dict(overrides={"linear_known_hidden": 32, "linear_covariate_units": "task"},
                                 tag="_mlp_task"),
     }

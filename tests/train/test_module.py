@@ -82,3 +82,22 @@ def test_when_no_validation_batch_ran_then_the_epoch_end_logs_nothing():
     module = _module(ChannelDims(target=1))
     module.on_validation_epoch_end()
     assert module.logged == {}
+
+
+def test_when_the_schedule_is_cosine_then_the_optimizer_steps_its_rate_down_to_the_floor():
+    from types import SimpleNamespace
+
+    from tsloop.train.schedule import FLOOR
+
+    module = _module(ChannelDims(target=1), lr=1e-3, lr_schedule="cosine")
+    module._trainer = SimpleNamespace(estimated_stepping_batches=40)  # what Lightning's Trainer provides
+    wired = module.configure_optimizers()
+    optimizer, scheduler = wired["optimizer"], wired["lr_scheduler"]["scheduler"]
+    assert wired["lr_scheduler"]["interval"] == "step"
+    rates = []
+    for _ in range(40):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] < rates[5] and max(rates) == pytest.approx(1e-3)
+    assert rates[-1] == pytest.approx(FLOOR * 1e-3, rel=0.05)

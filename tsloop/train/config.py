@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from tsloop.errors import SpecError
+from tsloop.train.schedule import SCHEDULES
 
 
 @dataclass
@@ -14,6 +15,7 @@ class TrainConfig:
     max_time_s: float | None = None  # wall-clock cap for fit(), seconds; None = no cap (results then depend on the machine's load)
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # constant | cosine (warm-up, then down to a tenth over the step budget; schedule.py)
     weight_decay: float = 1e-2  # AdamW; a, delta, B of the retention are exempt (Parcae)
     grad_clip: float = 1.0  # max gradient norm (LOOPWM.md)
     patience: int = 5  # early stopping on val/select (whole-horizon CRPS + event BCE), in validation checks
@@ -33,6 +35,10 @@ class TrainConfig:
     progress_bar: bool = True
     checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
     range_margin: float | None = 1.0  # forecasts are clipped to the train range widened by this many widths; None = off
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in SCHEDULES:
+            raise SpecError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
 
     def epochs_end_first(self, batches_per_epoch: int | None = None) -> bool:
         """True when ``max_epochs`` ends training before the step budget does (or there is no budget);
