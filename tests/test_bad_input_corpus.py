@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -502,7 +502,7 @@ def test_when_input_is_malformed_then_the_cli_exits_2_with_a_clear_message_and_n
     case = CASES[name](folder, requests)
     out = tmp_path / "out" / case.out if case.out else None
     argv = [a.replace("{out}", str(out)) for a in case.argv]
-    before = set(p for p in tmp_path.rglob("*"))
+    before = set(tmp_path.rglob("*"))
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 2, (name, err)

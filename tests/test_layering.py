@@ -137,5 +137,5 @@ def test_when_pipelines_are_parsed_then_they_import_no_private_library_name():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tsloop"):
                 private += [f"{path.name}:{node.lineno} {node.module}.{a.name}" for a in node.names
-                            if a.name.startswith("_") and not (a.name.startswith("__") and a.name.endswith("__"))]
+                            if a.name.startswith("_") and not a.name.endswith("__")]  # dunders are public
     assert not private, "private names imported by pipelines:\n  " + "\n  ".join(private)

@@ -1,5 +1,5 @@
 """Output files appear whole or not at all: killed writers (SIGKILL, mid-write), full disks; and the
-package writes no file except through these writers."""
+package and the pipelines write no file except through these writers."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ DIES_MID_WRITE = textwrap.dedent("""
 
 def _run_killed(kill_at: int, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", DIES_MID_WRITE, *args], env={**os.environ, "KILL_AT": str(kill_at)},
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_when_forecast_is_killed_while_writing_then_no_output_exists_and_the_nex
     assert debris.read_bytes() == b"half a table"
 
     done = subprocess.run([sys.executable, "-m", "tsloop.cli.main", *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [p.name for p in out.parent.iterdir()] == ["fc.parquet"]  # the dead writer's file is gone
     assert len(pd.read_parquet(out)) > 0
@@ -113,11 +113,24 @@ def test_when_a_temporary_file_belongs_to_a_live_writer_then_it_is_kept(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "t.csv"])
 
 
-PACKAGE = Path(__file__).resolve().parents[1] / "tsloop"
-WRITES = {"savefig", "to_csv", "to_parquet", "to_json", "write_text", "write_bytes"}  # and torch.save, open(.., "w")
+def test_a_new_output_gets_a_new_file_s_permissions_and_a_replaced_one_keeps_its_own(tmp_path):
+    new = output.write_table(pd.DataFrame({"a": [1.0]}), tmp_path / "new.csv")
+    assert new.stat().st_mode & 0o777 == 0o666 & ~output.UMASK  # not mkstemp's owner-only 0o600
+    kept = tmp_path / "kept.csv"
+    kept.write_text("a\n0\n")  # a test fixture, not output of the package
+    kept.chmod(0o640)
+    output.write_table(pd.DataFrame({"a": [1.0]}), kept)
+    assert kept.stat().st_mode & 0o777 == 0o640 and "1.0" in kept.read_text()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SCANNED = ("tsloop", "pipelines")
+WRITES = {"savefig", "to_csv", "to_parquet", "to_json", "write_text", "write_bytes", "ParquetWriter"}
+OWNED_WRITES = {("torch", "save"), ("np", "save"), ("np", "savez"), ("np", "savez_compressed"), ("pq", "write_table")}
+RETURNS_TEXT = {"to_csv", "to_json"}  # without a path these return the text and write nothing
 # atomic by other means: output.py is the writer itself, bundle.py renames a temporary of its own
 # (mkstemp beside the model file), store.py opens a lock file that is no output
-OWN_WAY = {"output.py", "bundle.py", "tracking/store.py"}
+OWN_WAY = {"tsloop/output.py", "tsloop/bundle.py", "tsloop/tracking/store.py"}
 
 
 def _writes(tree: ast.AST):
@@ -130,7 +143,8 @@ def _writes(tree: ast.AST):
             modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
             modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
             opens_to_write = name == "open" and any("w" in m for m in modes)
-            if name in WRITES or (owner, name) == ("torch", "save") or opens_to_write:
+            to_text = name in RETURNS_TEXT and not node.args and not any(k.arg == "path_or_buf" for k in node.keywords)
+            if (name in WRITES and not to_text) or (owner, name) in OWNED_WRITES or opens_to_write:
                 yield node, withs
         inner = withs + [node] if isinstance(node, ast.With) else withs
         for child in ast.iter_child_nodes(node):
@@ -144,13 +158,43 @@ def _atomic(with_node: ast.With) -> bool:
     return any(getattr(c.func, "id", getattr(c.func, "attr", "")) == "atomic_path" for c in calls)
 
 
-def test_when_the_package_writes_a_file_then_it_writes_a_temporary_of_atomic_path():
+def _direct_writes(source: str) -> list[int]:
+    """Lines of the writes in ``source`` that no ``with atomic_path(...)`` encloses."""
+    return [call.lineno for call, withs in _writes(ast.parse(source)) if not any(_atomic(w) for w in withs)]
+
+
+@pytest.mark.parametrize("source", [
+    "path.write_text(text)",
+    "frame.to_csv(path, index=False)",
+    "frame.to_json(path_or_buf=path)",
+    "np.savez_compressed(path, **arrays)",
+    "torch.save(state, path)",
+    "fig.savefig(path, dpi=80)",
+    "writer = pq.ParquetWriter(path, schema)",
+    "with open(path, 'w') as f:\n    json.dump(payload, f)",
+    "with atomic_path(a) as tmp:\n    pass\npath.write_text(text)",
+])
+def test_when_a_write_is_not_inside_atomic_path_then_the_scan_finds_it(source):
+    assert _direct_writes(source)
+
+
+@pytest.mark.parametrize("source", [
+    "with atomic_path(path) as tmp:\n    tmp.write_text(text)",
+    "with atomic_path(path) as tmp, open(tmp, 'wb') as f:\n    np.savez_compressed(f, **arrays)",
+    "with output.atomic_path(path) as tmp:\n    for x in xs:\n        torch.save(x, tmp)",
+    "body = frame.to_json(orient='split')",
+    "with open(path) as f:\n    text = f.read()",
+])
+def test_when_a_write_is_inside_atomic_path_or_writes_no_file_then_the_scan_passes_it(source):
+    assert not _direct_writes(source)
+
+
+def test_when_the_package_or_a_pipeline_writes_a_file_then_it_writes_a_temporary_of_atomic_path():
     direct = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.relative_to(PACKAGE).as_posix() in OWN_WAY:
-            continue
-        for call, withs in _writes(ast.parse(path.read_text())):
-            if not any(_atomic(w) for w in withs):
-                direct.append(f"{path.relative_to(PACKAGE.parent)}:{call.lineno}")
+    for folder in SCANNED:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if name not in OWN_WAY:
+                direct += [f"{name}:{line}" for line in _direct_writes(path.read_text())]
     shown = "\n  ".join(direct)
     assert not direct, f"written in place (use tsloop.output: atomic_path, write_table(s), write_json):\n  {shown}"

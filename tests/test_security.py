@@ -137,7 +137,7 @@ def test_when_a_symlink_stays_inside_or_outside_is_allowed_then_it_resolves(layo
 
 
 def test_when_a_shared_path_climbs_out_of_the_data_root_then_it_is_refused(layout, monkeypatch):
-    root, tasks = layout
+    _, tasks = layout
     monkeypatch.setenv("TSLOOP_DATA_DIR", str(tasks))
     with pytest.raises(SpecError, match="leaves the data root"):
         _spec(tasks, "shared:../secret.csv").resolve_data()

@@ -16,6 +16,7 @@ import torch
 
 from tsloop.version import __version__
 from tsloop.errors import CheckpointError, TsloopError
+from tsloop.output import match_mode
 
 FORMAT = "tsloop-bundle/1"
 
@@ -44,6 +45,7 @@ class Bundle:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            match_mode(tmp, path)
         except OSError as err:
             raise TsloopError(f"cannot write {path}: {err.strerror or err}; choose a writable folder") from None
         try:

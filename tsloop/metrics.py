@@ -99,8 +99,7 @@ def recall_at_false_alarm(prob: np.ndarray, label: np.ndarray, false_alarm: floa
 
 def seasonal_naive(past: np.ndarray, horizon: int, season: int) -> np.ndarray:
     """Repeat the last ``season`` steps of ``past`` (..., L, C) over ``horizon`` steps."""
-    if past.shape[-2] < season:
-        season = past.shape[-2]
+    season = min(season, past.shape[-2])
     last = past[..., -season:, :]
     reps = int(np.ceil(horizon / season))
     return np.concatenate([last] * reps, axis=-2)[..., :horizon, :]

@@ -7,14 +7,33 @@ import glob
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
 from tsloop.errors import TsloopError
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".json")
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the umask can only be read by setting it: once, at import
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+
+
+def match_mode(tmp: str | Path, target: str | Path) -> None:
+    """Give a temporary the permissions of the file it will replace, or those of a new file
+    (0o666 less the umask): ``mkstemp`` makes it readable by its owner only."""
+    try:
+        mode = Path(target).stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~UMASK
+    os.chmod(tmp, mode)
 
 
 def _clear_stale(path: Path) -> None:
@@ -44,6 +63,7 @@ def _temporary_beside(path: Path) -> Iterator[Path]:
         _clear_stale(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
+        match_mode(tmp, path)
     except OSError as err:
         raise TsloopError(
             f"cannot write {path}: {err.strerror or err} (folder {path.parent}); "

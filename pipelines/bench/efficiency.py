@@ -41,6 +41,7 @@ from torch import nn
 
 from pipelines.bench.data import LEVELS, metrics
 from pipelines.bench.stability import load_model, train_variant
+from tsloop.output import atomic_path
 
 VARIANTS = {  # name -> ModelConfig overrides on the 'small' preset
     "looped": {},
@@ -224,6 +225,8 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from tsloop.plots import save_figure
+
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     sweep = result.get("loop_sweep", [])
     axes[0].plot([r["T"] for r in sweep], [r["mse"] for r in sweep], "o-", ms=3, label="looped, T loops")
@@ -240,9 +243,7 @@ def plot(result: dict, path: Path) -> None:
     axes[1].plot([r["loops"] for r in sweep], [r["mse"] for r in sweep], "k-", lw=0.8, label="fixed T")
     axes[1].set_xlabel("mean loops used"); axes[1].set_ylabel("test MSE"); axes[1].legend(fontsize=6)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def log_mlflow(result: dict) -> None:
@@ -311,8 +312,8 @@ def main(argv=None) -> int:
                                      horizon=spec.horizon, **VARIANTS[base])
             trained[name] = train_variant(task, name.replace("@", "_"), cfg, args.budget_s, OUT, seed=args.seed,
                                           limit_train_batches=200, val_stride=4)
-            OUT.mkdir(parents=True, exist_ok=True)
-            registry.write_text(json.dumps(trained, indent=1))
+            with atomic_path(registry) as tmp:
+                tmp.write_text(json.dumps(trained, indent=1))
             print(f"trained {name}: {trained[name]['steps']} steps in {trained[name]['fit_s']:.0f} s", flush=True)
     if args.stage == "train":
         return 0
@@ -321,8 +322,8 @@ def main(argv=None) -> int:
     if RESULTS.is_file():  # measuring a subset (e.g. another seed's rows) keeps the other entries
         previous = json.loads(RESULTS.read_text())
         result = {**previous, **result, "rows": {**previous.get("rows", {}), **result["rows"]}}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1))
+    with atomic_path(RESULTS) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
     plot(result, RESULTS.parent / "plots" / "efficiency.png")
     if not args.no_mlflow:
         log_mlflow(result)

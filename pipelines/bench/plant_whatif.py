@@ -37,6 +37,7 @@ from tsloop.demo.run import DEMO_STEPS
 from tsloop.demo.scenario import make_scenario, plan_frame
 from tsloop.errors import SpecError
 from tsloop.metrics import brier, reliability
+from tsloop.output import atomic_path
 from tsloop.query.results import NUM_SAMPLES
 
 OUT = Path("outputs/bench/plant_whatif")
@@ -232,7 +233,8 @@ def run_scenario(confounding: float, seed: int, models: list[str], args) -> None
                   "steps_budget": args.steps, "forecast_origins": len(truth.forecast_origins),
                   "whatif_origins": len(truth.whatif_origins), "oracle_paths": args.oracle_paths,
                   "samples": args.samples}
-        (out / f"{key}.json").write_text(json.dumps(record, indent=1, default=float))
+        with atomic_path(out / f"{key}.json") as tmp:
+            tmp.write_text(json.dumps(record, indent=1, default=float))
         if not args.no_mlflow:
             log_run(name, record, run_id)
         steps = f"{budget['steps']} steps in {budget['train_s']:.0f} s, " if budget and "steps" in budget else ""
@@ -282,8 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = report.summarize(report.load_records(args.out, models, args.levels, args.seeds))
     text = report.markdown(summary, {p: spec.title for p, spec in PAIRS.items()})
     target = RESULTS if args.publish else args.out / "summary.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(summary, indent=1, default=float))
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1, default=float))
     if args.publish:
         report.publish(text)
     print(text)

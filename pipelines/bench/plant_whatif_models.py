@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from tsloop.demo.run import WHATIF_OPTIONS
+from tsloop.output import atomic_path
 
 PATCH4 = dict(WHATIF_OPTIONS)  # the demo's setting: the default with patches of 4 rows (trains ~3x faster)
 OPEN_LOOP = {"rollout": "open_loop", "one_step_weight": 0.0}  # no correction: the naive multi-step rollout
@@ -135,7 +136,7 @@ def fit_ridge(task, stride: int = 2):
     model = RidgePeer(cfg, m.coef_.T, m.intercept_, sigma)
     loader = torch.utils.data.DataLoader(task.dataset("val", stride=stride), batch_size=64)
     model.rho.copy_(fit_copula_rho(model, loader, 10**6))
-    return model.eval(), {"alpha": alpha, "features": int(xt.shape[1]), "train_windows": int(len(xt))}
+    return model.eval(), {"alpha": alpha, "features": int(xt.shape[1]), "train_windows": len(xt)}
 
 
 # ------------------------------------------------------------------ training on a step budget
@@ -150,8 +151,8 @@ def train_model(name: str, task, seed: int, steps: int, out: Path, run_name: str
         torch.manual_seed(seed)
         model = GRUWorldModel(GRUConfig.for_task(task.spec))
         budget = train_peer(model, task, PeerTrainConfig(max_steps=steps, seed=seed))
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict()}, out / "model.pt")
+        with atomic_path(out / "model.pt") as tmp:
+            torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict()}, tmp)
         return Forecaster(model, task.spec, task.scaler), {**budget, "params": _params(model)}, None
     if name == "ridge":
         start = time.perf_counter()

@@ -12,8 +12,8 @@ known, common random numbers) and the realized counterfactual (the scenario's ow
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

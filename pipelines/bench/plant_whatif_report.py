@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tsloop.output import atomic_path
+
 RESULTS_MD = Path(__file__).parent / "RESULTS_plant_whatif.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 BARS = {  # metric -> (rule, bound): issue #13's bar on the mean over seeds
@@ -156,4 +158,5 @@ def publish(text: str, path: Path = RESULTS_MD) -> None:
     page = path.read_text()
     head, rest = page.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n## Results\n\n{text}{END}{tail}")
+    with atomic_path(path) as tmp:
+        tmp.write_text(f"{head}{BEGIN}\n## Results\n\n{text}{END}{tail}")

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tsloop.output import atomic_path
+
 PEERS = ("tsloop", "tsloop_stepwise", "NHITS", "TiDE", "TSMixerx", "deepar", "fracast", "naive", "ridge")
 RESULTS = Path(__file__).parent / "results"
 # One thread per process: on 2 cores shared with other jobs, 2 OpenMP threads made a tsloop
@@ -66,6 +68,10 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
         # MLP of the known row, in instance or task units
         "tsloop_nopastcov": dict(overrides={"linear_past_covariates": False}, tag="_nopastcov"),
         "tsloop_mlp": dict(overrides={"linear_known_hidden": 32}, tag="_mlp"),
+        # the learning rate decayed over the step budget (warm-up, cosine down to a tenth), and the same at 2x steps
+        "tsloop_cosine": dict(train={"lr_schedule": "cosine"}, tag="_cosine"),
+        "tsloop_cosine_2x": dict(train={"lr_schedule": "cosine", "max_steps": 2 * TrainConfig().max_steps},
+                                 tag="_cosine_2x"),
         "tsloop_mlp_task": dict(overrides={"linear_known_hidden": 32, "linear_covariate_units": "task"},
                                 tag="_mlp_task"),
     }
@@ -90,10 +96,12 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
         arrays["quantiles"] = res.pop("quantiles")
     for key, value in res.pop("extra_points", {}).items():
         arrays[key] = value
-    out.mkdir(parents=True, exist_ok=True)
     res["seed"] = seed
-    np.savez_compressed(out / f"{row}.npz", **arrays)
-    (out / f"{row}.json").write_text(json.dumps(res, default=str, indent=1))
+    # a file object, not the temporary's name: given a name, np.savez appends ".npz" to it
+    with atomic_path(out / f"{row}.npz") as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    with atomic_path(out / f"{row}.json") as tmp:
+        tmp.write_text(json.dumps(res, default=str, indent=1))
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -118,7 +126,7 @@ def score(suite_name: str, out: Path, peers: list[str]) -> dict:
         info = json.loads((out / f"{peer}.json").read_text())
         arrays = read_arrays(out / f"{peer}.npz")
         stride = info.get("eval_stride", 1)
-        q = arrays["quantiles"] if "quantiles" in arrays else None
+        q = arrays.get("quantiles")
         names = {peer: arrays["point"]} | {k: arrays[k] for k in arrays if k.startswith("naive_")}
         for name, point in names.items():
             entry = {"info": info, "eval_stride": stride, "windows": len(point)}
@@ -177,10 +185,10 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "pipelines.bench.run", "--suite" if args.suite else "--task",
                                    source, "--one", peer, "--row", row, "--seed", str(seed), "--out", args.out],
-                                  capture_output=True, text=True, env={**os.environ, **THREAD_ENV})
+                                  capture_output=True, text=True, env={**os.environ, **THREAD_ENV}, check=False)
             log[row] = {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
-            (out / f"{row}.log").parent.mkdir(parents=True, exist_ok=True)
-            (out / f"{row}.log").write_text(proc.stdout + proc.stderr)
+            with atomic_path(out / f"{row}.log") as tmp:
+                tmp.write_text(proc.stdout + proc.stderr)
             print(f"[bench] {name} {row}: rc={proc.returncode} {log[row]['wall_s']}s", flush=True)
             if proc.returncode:
                 print(proc.stderr[-3000:], flush=True)
@@ -197,7 +205,8 @@ def main(argv=None) -> int:
     result["machine"] = (f"{platform.node()} {platform.processor() or platform.machine()}, shared CPU; peers "
                          f"{THREADS} thread; tsloop threads chosen as `tsloop train` does (recorded per row)")
     result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    path.write_text(json.dumps(result, indent=1, default=str))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result, indent=1, default=str))
     try:
         log_mlflow(result)
     except Exception as err:  # tracking must not lose the benchmark

@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from tsloop.output import atomic_path
+
 CONTEXT, HORIZON, STRIDE = 96, 24, 4
 
 
@@ -37,29 +39,31 @@ def make_file(folder: Path, rows: int, series: int, seed: int = 0) -> Path:
     per = rows // series
     rng = np.random.default_rng(seed)
     start = np.datetime64("2024-01-01T00:00:00", "ns")
-    writer = None
-    for first in range(0, series, 50):
-        count = min(50, series - first)
-        n = per * count
-        t = np.tile(start + np.arange(per) * np.timedelta64(60, "s"), count)
-        sid = np.repeat([f"host-{i:04d}" for i in range(first, first + count)], per)
-        phase = np.tile(np.arange(per), count) * (2 * np.pi / 1440)
-        load = 50 + 20 * np.sin(phase) + rng.normal(0, 3, n)
-        table = pa.table({
-            "timestamp": pa.array(t, pa.timestamp("ns")),
-            "host": sid,
-            "cpu": load,
-            "latency_ms": 20 + 0.5 * load + rng.gamma(2, 2, n),
-            "rps": 1000 + 400 * np.sin(phase) + rng.normal(0, 30, n),
-            "replicas": np.repeat(rng.integers(2, 9, count), per).astype(float),
-        })
-        writer = writer or pq.ParquetWriter(path, table.schema)
-        writer.write_table(table, row_group_size=per * 10)
-    writer.close()
+    with atomic_path(path) as tmp:  # the Parquet file appears only once every block is written
+        writer = None
+        for first in range(0, series, 50):
+            count = min(50, series - first)
+            n = per * count
+            t = np.tile(start + np.arange(per) * np.timedelta64(60, "s"), count)
+            sid = np.repeat([f"host-{i:04d}" for i in range(first, first + count)], per)
+            phase = np.tile(np.arange(per), count) * (2 * np.pi / 1440)
+            load = 50 + 20 * np.sin(phase) + rng.normal(0, 3, n)
+            table = pa.table({
+                "timestamp": pa.array(t, pa.timestamp("ns")),
+                "host": sid,
+                "cpu": load,
+                "latency_ms": 20 + 0.5 * load + rng.gamma(2, 2, n),
+                "rps": 1000 + 400 * np.sin(phase) + rng.normal(0, 30, n),
+                "replicas": np.repeat(rng.integers(2, 9, count), per).astype(float),
+            })
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table, row_group_size=per * 10)
+        writer.close()
     task = {"name": "scale", "data": path.name, "format": "long", "timestamp": "timestamp", "series_id": "host",
             "freq": "1min", "target": ["cpu", "latency_ms"], "past_exog": ["rps"], "intervention": ["replicas"],
             "context_length": CONTEXT, "horizon": HORIZON}
-    (folder / "big.task.yaml").write_text(yaml.safe_dump(task, sort_keys=False))
+    with atomic_path(folder / "big.task.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(task, sort_keys=False))
     return folder / "big.task.yaml"
 
 
@@ -123,7 +127,8 @@ def write_results(results: list[dict], args, path: Path, file_mb: float) -> None
         lines.append(f"| {name} | {r['rows']:,} | {r['validate_s']:.1f} | {r['rows_per_s']:,.0f} | "
                      f"{r['peak_rss_validate_mb']:,.0f} MB | {r['windows']:,} | {r['windows_per_s']:,.0f} | "
                      f"{r['peak_rss_mb']:,.0f} MB |")
-    path.write_text("\n".join(lines) + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for mode in args.modes.split(","):
         out = subprocess.run([sys.executable, "-m", "pipelines.bench.scale", "--chunk", str(args.chunk), "--max-windows", str(args.max_windows),
-                              "--measure", mode, str(task)], capture_output=True, text=True)
+                              "--measure", mode, str(task)], capture_output=True, text=True, check=False)
         if out.returncode:
             print(out.stderr[-3000:], file=sys.stderr)
             return out.returncode

@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.bench.scale import make_file
+from tsloop.output import atomic_path
 
 
 def measure(task: str, steps: int, batch: int, chunk: int, out: str) -> dict:
@@ -86,7 +87,8 @@ def write_results(r: dict, args, path: Path, file_mb: float, command: str) -> No
         "windows of the first chunk visited only (64 series hold about a hundred thousand train windows at stride 4); "
         "a whole epoch reads every chunk once, with memory still bounded by one chunk.",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("MLFLOW_TRACKING_URI", None)
         proc = subprocess.run([sys.executable, "-m", "pipelines.bench.scale_train", "--steps", str(args.steps),
                                "--batch", str(args.batch), "--chunk", str(args.chunk),
-                               "--measure", str(task), str(folder / "train")], capture_output=True, text=True, env=env)
+                               "--measure", str(task), str(folder / "train")], capture_output=True, text=True, env=env,
+                              check=False)
     if proc.returncode:
         print(proc.stderr[-3000:], file=sys.stderr)
         return proc.returncode

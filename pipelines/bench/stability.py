@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tsloop.output import atomic_path
+
 HORIZONS = (1, 10, 100, 1000, 10000)  # outer steps (one outer step = patch_len time steps)
 VARIANTS = {  # name -> ModelConfig overrides
     "default": {},
@@ -256,6 +258,8 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from tsloop.plots import save_figure
+
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for name, entry in result["models"].items():
         c = entry["curve"]
@@ -267,9 +271,7 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlabel("imagined outer step k"); ax.set_title(title)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def log_mlflow(result: dict) -> None:
@@ -318,9 +320,9 @@ def main(argv=None) -> int:
                                      horizon=spec.horizon, **VARIANTS[name])
             budget = args.long_budget_s if name.endswith("_long") else args.budget_s
             trained[name] = train_variant(task, name, cfg, budget, OUT, seed=args.seed, patience=args.patience)
-            OUT.mkdir(parents=True, exist_ok=True)
             current = json.loads(registry.read_text()) if registry.is_file() else {}  # another process may have added one
-            registry.write_text(json.dumps({**current, name: trained[name]}, indent=1))
+            with atomic_path(registry) as tmp:
+                tmp.write_text(json.dumps({**current, name: trained[name]}, indent=1))
             print(f"trained {name}: {trained[name]['steps']} steps in {trained[name]['fit_s']:.0f} s", flush=True)
     if args.stage == "train":
         return 0
@@ -339,8 +341,8 @@ def main(argv=None) -> int:
         for row in entry["horizons"]:
             print("  ", json.dumps(row), flush=True)
     result["wall_s"] = time.time() - t_start  # of this invocation only
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1))
+    with atomic_path(RESULTS) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
     plot(result, RESULTS.parent / "plots" / "stability.png")
     if not args.no_mlflow:
         log_mlflow(result)

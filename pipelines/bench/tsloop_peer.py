@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.bench.data import LEVELS, windows
+from pipelines.bench.data import LEVELS
 
 
 def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", overrides=None, train=None,

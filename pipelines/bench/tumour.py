@@ -23,19 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from pipelines.bench.tumour_data import (
     FAMILIES, MATERIAL_GAP, STEPS, CohortArrays, LogScale, complete_plan_groups, queries, query_cohort,
     ranking_scores, reference_volumes, rmse_scores,
 )
+from tsloop.output import atomic_path
 
 RESULTS = Path("pipelines/bench/results/tumour.json")
 REFERENCES = ("persistence", "growth_ls", "true_model")
@@ -168,10 +167,8 @@ def save(results: dict, args, command: str, path: Path = RESULTS) -> dict:
     data["config"] = {"n_train": args.train, "n_val": args.val, "n_test": args.rescore_test or args.test, "preset": args.preset,
                       "time_cap_s": args.time_cap, "material_gap_cm3": MATERIAL_GAP,
                       "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
     return data
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipelines.bench import tumour_published as published
 from pipelines.bench.tumour_data import FAMILIES
+from tsloop.output import atomic_path
 
 OUT = Path("pipelines/bench/RESULTS_tumour.md")
 ORDER = ("tsloop", "tsloop_budget", "tsloop_p1", "tsloop_onestep", "ridge", "growth_ls", "persistence", "true_model")
@@ -159,5 +160,6 @@ def write_report(data: dict, extra: list[dict] = (), path: Path = OUT) -> Path:
     text = path.read_text() if path.is_file() else f"# Tumour growth (suite 3)\n\n{BEGIN}\n{END}\n"
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    path.write_text(head + "\n".join(block) + tail)
+    with atomic_path(path) as tmp:
+        tmp.write_text(head + "\n".join(block) + tail)
     return path

@@ -28,6 +28,7 @@ import torch
 
 from tsloop.data.spec import TaskSpec
 from tsloop.forecaster import Forecaster
+from tsloop.output import atomic_path, write_tables
 from tsloop.probe.evaluate import probe_model, score_runs, step_curves
 from tsloop.probe.latents import probe_task
 from tsloop.probe.storage import load_run, save_run
@@ -79,8 +80,7 @@ def report_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
         curves.append(c)
         print(f"{variant}: scored {len(runs)} seed(s)", flush=True)
     table, curve = pd.concat(tables, ignore_index=True), pd.concat(curves, ignore_index=True)
-    table.to_csv(out / "scores.csv", index=False)
-    curve.to_csv(out / "per_step.csv", index=False)
+    write_tables([(table, out / "scores.csv"), (curve, out / "per_step.csv")])
     title = f"{spec.name}: "
     plots = plot_vs_k(table, out / "plots", title) + [plot_steps(curve, out / "plots", title)]
     events = sorted(set(table[table.metric == "step_auprc"].channel) - {"mean"})
@@ -98,7 +98,8 @@ def report_stage(args, spec: TaskSpec, ks: tuple[int, ...]) -> None:
         lines = ["| model | latents | probe | " + " | ".join(wide.columns) + " |", "|" + "---|" * (3 + wide.shape[1])]
         lines += ["| " + " | ".join(idx) + " | " + " | ".join(f"{v:.3g}" for v in row) + " |" for idx, row in wide.iterrows()]
         sections.append(f"## dense MAE per channel, data units, K={max(ks)}\n\n" + "\n".join(lines) + "\n")
-    (out / "tables.md").write_text("\n".join(sections))
+    with atomic_path(out / "tables.md") as tmp:
+        tmp.write_text("\n".join(sections))
     params = dict(task=spec.name, k=ks, variants=args.variants, seeds=args.seeds, teacher=args.teacher,
                   strides=args.strides, reps=args.reps, models=args.models, max_windows=args.max_windows)
     run_id = log_result("tsloop-probe", f"probe-{spec.name}", params=params, metrics=flat_metrics(table),

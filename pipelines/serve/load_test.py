@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from tsloop.output import atomic_path, write_table
+
 CONTEXT, HORIZON = 32, 8
 START_S = 180  # bounded wait for the server to answer /ping
 MALFORMED_EVERY = 25  # one request in 25 is malformed and must get a 4xx
@@ -49,11 +51,12 @@ def make_task(folder: Path) -> tuple[Path, pd.DataFrame, list[str]]:
     cfg = PlantConfig(series=2, steps=12 * 96, step_minutes=15, confounding=1.0)
     sim = PlantSimulator(cfg, seed=3)
     frame = plant_frame(sim, sim.simulate()[1])
-    frame.to_parquet(folder / "plant.parquet", index=False)
+    write_table(frame, folder / "plant.parquet")
     spec = plant_task("whatif", cfg, data="plant.parquet")
     spec.update(context_length=CONTEXT, horizon=HORIZON, name="serve-plant")
     path = folder / "serve.task.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path, frame, list(spec["target"])
 
 
@@ -206,7 +209,8 @@ def write_results(s: dict, args, path: Path, command: str) -> None:
         s["malformed_example"],
         "```",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-m", "tsloop.cli.main", "train", "--task", str(task), "--preset", "tiny",
              "--max-epochs", "1", "--limit-train-batches", "20", "--limit-val-batches", "4", "--batch-size", "16",
              "--train-stride", "4", "--no-progress", "--out", str(tmp / "model")],
-            env=env, capture_output=True, text=True, timeout=600,
+            env=env, capture_output=True, text=True, timeout=600, check=False,
         )
         if trained.returncode:
             print(trained.stderr[-3000:], file=sys.stderr)

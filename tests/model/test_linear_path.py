@@ -1,4 +1,6 @@
-"""The direct linear path: what it reads, its units, and how it starts."""
+"""The direct linear path (tsloop/model/linear_path.py): zero at start, masked steps unread, one
+context map shared by target channels, covariate maps only where they fit, their units, the
+per-step known MLP, and configs saved before the context-covariate map."""
 
 from __future__ import annotations
 
@@ -10,14 +12,67 @@ from tsloop.errors import SpecError
 from tsloop.model import ModelConfig
 from tsloop.model.config import LINEAR_FULL_MAX
 from tsloop.model.linear_path import LinearPath
-from tests.model.conftest import CONTEXT, HORIZON, make_batch, tiny_model
 
-DIMS = ChannelDims(target=2, past_exog=1, known_future=2)
+from .conftest import CONTEXT, HORIZON, make_batch, tiny_model
+
+DIMS = ChannelDims(target=2, known_future=1)
+COV_DIMS = ChannelDims(target=2, past_exog=1, known_future=2)
+
+
+def _path(dims: ChannelDims = DIMS, trained: bool = False, **overrides) -> LinearPath:
+    cfg = ModelConfig.preset("tiny", dims=dims, context_length=CONTEXT, horizon=HORIZON, **overrides)
+    path = LinearPath(cfg)
+    if trained:  # as if fitted: every map nonzero
+        gen = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for p in path.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen))
+    return path
+
+
+def test_when_untrained_then_the_linear_forecast_is_exactly_zero():
+    out = _path()(make_batch(DIMS))
+    assert out.shape == (4, HORIZON, DIMS.target)
+    assert torch.equal(out, torch.zeros_like(out))
+
+
+def test_when_a_missing_context_value_changes_then_the_forecast_does_not():
+    path = _path(trained=True)
+    batch = make_batch(DIMS, missing=0.3)
+    other = {**batch, "past_target": batch["past_target"] + 100.0 * (1 - batch["past_target_mask"])}
+    assert torch.allclose(path(batch), path(other))
+    seen = {**batch, "past_target": batch["past_target"] + 1.0 * batch["past_target_mask"]}
+    assert not torch.allclose(path(batch), path(seen))
+
+
+def test_when_two_target_channels_share_a_context_then_their_context_forecasts_are_equal():
+    path = _path(dims=ChannelDims(target=2), trained=True)
+    batch = make_batch(ChannelDims(target=2), missing=0.0)
+    batch["past_target"][..., 1] = batch["past_target"][..., 0]
+    out = path(batch)
+    assert torch.allclose(out[..., 0], out[..., 1])
+
+
+def test_when_the_known_future_is_shorter_than_the_horizon_then_it_is_not_read():
+    path = _path(trained=True)
+    batch = make_batch(DIMS)
+    short = {**batch, "future_known": batch["future_known"][:, : HORIZON - 1]}
+    unknown = {**batch, "future_known": torch.zeros_like(batch["future_known"])}
+    assert torch.allclose(path(short), path({k: v for k, v in batch.items() if k != "future_known"}))
+    assert not torch.allclose(path(batch), path(unknown))  # read when it covers the horizon
+
+
+def test_when_the_full_known_map_is_off_or_too_large_then_only_the_per_step_map_exists():
+    assert _path().known_full is not None
+    assert _path(linear_known_full=False).known_full is None
+    wide = ChannelDims(target=LINEAR_FULL_MAX // (HORIZON * HORIZON) + 1, known_future=1)
+    assert _path(dims=wide).known_full is None and _path(dims=wide).known is not None
+    assert _path(dims=ChannelDims(target=1)).known is None
 
 
 def path(**overrides) -> LinearPath:
     torch.manual_seed(0)
-    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=CONTEXT, horizon=HORIZON, **overrides)
+    cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON, **overrides)
     return LinearPath(cfg)
 
 
@@ -28,14 +83,8 @@ def randomised(lp: LinearPath) -> LinearPath:
     return lp
 
 
-def test_every_map_starts_at_zero_so_an_untrained_path_adds_nothing():
-    lp = path(linear_known_hidden=8)
-    out = lp(make_batch(DIMS))
-    assert out.shape == (4, HORIZON, 2) and torch.count_nonzero(out) == 0
-
-
 def test_the_context_covariates_move_the_forecast_only_when_read():
-    batch = make_batch(DIMS)
+    batch = make_batch(COV_DIMS)
     changed = dict(batch, past_known=batch["past_known"] + 1.0, past_exog=batch["past_exog"] - 1.0)
     reads = randomised(path())  # linear_past_covariates is the default
     ignores = randomised(path(linear_past_covariates=False))
@@ -46,12 +95,12 @@ def test_the_context_covariates_move_the_forecast_only_when_read():
 
 def test_the_context_covariate_map_is_left_out_when_it_would_be_too_large():
     context = LINEAR_FULL_MAX // (3 * HORIZON * 2) + 1  # (Cp + Ck) * L * H * Ct > LINEAR_FULL_MAX
-    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=context, horizon=HORIZON)
+    cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=context, horizon=HORIZON)
     assert LinearPath(cfg).past_full is None
 
 
 def test_task_units_divide_the_covariate_terms_by_the_context_spread():
-    batch = make_batch(DIMS)
+    batch = make_batch(COV_DIMS)
     scale = torch.full((4, 1, 2), 4.0)
     instance = randomised(path(linear_known_hidden=8))
     task = path(linear_known_hidden=8, linear_covariate_units="task")
@@ -63,7 +112,7 @@ def test_task_units_divide_the_covariate_terms_by_the_context_spread():
 
 def test_the_per_step_known_mlp_responds_nonlinearly_to_the_known_row():
     lp = randomised(path(linear_known_hidden=8, linear_known_full=False, linear_past_covariates=False))
-    batch = make_batch(DIMS)
+    batch = make_batch(COV_DIMS)
     base = lp(dict(batch, future_known=torch.zeros_like(batch["future_known"])))
     one = lp(dict(batch, future_known=torch.ones_like(batch["future_known"])))
     two = lp(dict(batch, future_known=2 * torch.ones_like(batch["future_known"])))
@@ -82,7 +131,7 @@ def test_gradients_reach_every_direct_map_through_the_model_loss():
 
 
 def test_a_config_saved_before_the_covariate_map_loads_without_it():
-    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=CONTEXT, horizon=HORIZON)
+    cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON)
     old = cfg.to_dict()
     del old["linear_past_covariates"]
     assert ModelConfig.from_dict(old).linear_past_covariates is False
@@ -92,4 +141,4 @@ def test_a_config_saved_before_the_covariate_map_loads_without_it():
 @pytest.mark.parametrize("bad", [dict(linear_known_hidden=-1), dict(linear_covariate_units="raw")])
 def test_bad_settings_are_refused_with_the_allowed_values(bad):
     with pytest.raises(SpecError, match="linear_"):
-        ModelConfig.preset("tiny", dims=DIMS, context_length=CONTEXT, horizon=HORIZON, **bad)
+        ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON, **bad)

@@ -90,7 +90,7 @@ def test_bootstrap_members_are_fixed_per_block_and_cover_every_member():
 def test_the_policy_head_trains_on_logged_controls_and_scores_plans():
     m = model(policy_head=True)
     m.train()
-    loss, logs = m.loss(make_batch(), step=0)
+    _, logs = m.loss(make_batch(), step=0)
     assert "policy" in logs and logs["policy"] > 0
     m.eval()
     support = m.sample_paths(make_batch(), 8, noise=noise(8)).control_support

@@ -50,7 +50,7 @@ def test_when_plans_differ_only_from_step_k_then_trajectories_agree_before_k(pla
 
 
 def test_when_a_plan_leaves_a_control_out_then_the_operator_still_sets_it(plant):
-    sim, noise, logged = plant
+    sim, noise, _ = plant
     run = sim.run(noise, Plan(cooling_setpoint=20.0), steps=500)
     assert (run.controls["cooling_setpoint"] == 20.0).all()
     assert len(np.unique(run.controls["replicas"])) > 1  # the operator keeps scaling

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -97,7 +98,7 @@ def test_when_a_local_run_is_synced_then_the_server_holds_its_params_metrics_tag
     # the copied model is usable from the server
     path = mlflow.artifacts.download_artifacts(run_id=new_id, artifact_path="model/model.pt",
                                                tracking_uri=mlflow_server)
-    assert open(path, "rb").read() == trained.model.read_bytes()
+    assert Path(path).read_bytes() == trained.model.read_bytes()
 
 
 def test_when_syncing_to_a_server_that_is_down_then_the_cli_exits_2(trained, capsys):

@@ -17,7 +17,7 @@ def test_when_sharded_over_ranks_then_the_shards_are_disjoint_and_cover_the_glob
     shards = [_epoch(s, 2) for s in ranks]
     assert [len(s) for s in shards] == [len(r) for r in ranks] == [4, 4, 4]  # 11 padded to 12
     order = ranks[0].global_order()
-    assert sorted(set(i for s in shards for i in s)) == list(range(11))
+    assert sorted({i for s in shards for i in s}) == list(range(11))
     assert [order[i * 3 + r] for r in range(3) for i in range(4)] == [i for s in shards for i in s]
 
 

@@ -21,7 +21,8 @@ Values stay float64, so ``to_gluonts`` -> ``from_gluonts`` returns them bit for 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd

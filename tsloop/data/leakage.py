@@ -37,7 +37,7 @@ def find_leaks(spec: TaskSpec, series: SeriesData) -> list[str]:
     z = _standardise(data)
     n = len(data)
     found: dict[int, list[tuple[int, int, str]]] = {}  # covariate -> [(other column, shift, how)]
-    for k in range(0, MAX_SHIFT + 1):
+    for k in range(MAX_SHIFT + 1):
         # corr[i, j] ~ corr(col_i[t + k], col_j[t]): high when column j holds column i's value k steps later
         # einsum, not BLAS matmul: BLAS threads can stall for seconds on a busy 2-core machine
         corr = np.einsum("ti,tj->ij", z[k:], z[: n - k]) / (n - k)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd

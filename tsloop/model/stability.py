@@ -12,7 +12,7 @@ Jacobian (JVP then VJP) and can only under-estimate the true largest singular va
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

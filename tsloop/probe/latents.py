@@ -72,7 +72,7 @@ class ProbeData:
     def features(self) -> np.ndarray:
         """Probe inputs (N, K, D + 2 Ct): h_k with the context's level and log spread, which the
         decoder also gets (they are known at forecast time, and absent from h_k under instance norm)."""
-        n, k = self.latents.shape[:2]
+        k = self.latents.shape[1]
         if self.shift is None:
             return self.latents
         stats = np.concatenate([self.shift[:, 0], np.log(self.scale[:, 0])], axis=-1)  # (N, 2 Ct)
@@ -138,7 +138,7 @@ def collect(model, task: TelemetryTask, part: str, *, k_max: int, stride: int, m
         for key in ("future_target", "future_target_mask", "future_event", "series_index"):
             parts.setdefault(key, []).append(batch[key].numpy())
     cat = {k: np.concatenate(v) for k, v in parts.items()}
-    n, steps = cat["future_target"].shape[:2]
+    n = cat["future_target"].shape[0]
     index = cat["series_index"]
     y = cat["future_target"][:, : k_max * p]  # (N, K*P, Ct)
     raw = task.inverse_transform(y.astype(np.float64), index)

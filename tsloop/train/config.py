@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from tsloop.errors import SpecError
+from tsloop.train.schedule import SCHEDULES
 
 FINETUNE = ("all", "heads")  # TrainConfig.finetune
 
@@ -16,6 +17,7 @@ class TrainConfig:
     max_time_s: float | None = None  # wall-clock cap for fit(), seconds; None = no cap (results then depend on the machine's load)
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # constant | cosine (warm-up, then down to a tenth over the step budget; schedule.py)
     weight_decay: float = 1e-2  # AdamW; a, delta, B of the retention are exempt (Parcae)
     grad_clip: float = 1.0  # max gradient norm (LOOPWM.md)
     patience: int = 5  # early stopping on val/select (whole-horizon CRPS + event BCE), in validation checks
@@ -45,6 +47,10 @@ class TrainConfig:
         if self.finetune != "all" and not self.init:
             raise SpecError(f"finetune {self.finetune!r} freezes weights copied from a pretrained model: give one "
                             "with init (--init pretrained or --init PATH), or train everything (--finetune all)")
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in SCHEDULES:
+            raise SpecError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
 
     def epochs_end_first(self, batches_per_epoch: int | None = None) -> bool:
         """True when ``max_epochs`` ends training before the step budget does (or there is no budget);

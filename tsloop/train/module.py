@@ -8,6 +8,7 @@ import torch
 
 from tsloop import metrics
 from tsloop.train.config import TrainConfig
+from tsloop.train.schedule import lr_factor
 
 
 class WorldModelModule(pl.LightningModule):
@@ -97,4 +98,10 @@ class WorldModelModule(pl.LightningModule):
 
     def configure_optimizers(self):
         groups = self.model.param_groups(self.train_cfg.weight_decay)
-        return torch.optim.AdamW(groups, lr=self.train_cfg.lr)
+        optimizer = torch.optim.AdamW(groups, lr=self.train_cfg.lr)
+        schedule = self.train_cfg.lr_schedule
+        if schedule == "constant":
+            return optimizer
+        total = self.trainer.estimated_stepping_batches  # the step budget, or the epochs' batches
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(schedule, step, total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -144,7 +144,7 @@ class OneStepSet:
 def one_step_counterfactuals(cohort: Cohort) -> OneStepSet:
     """All 4 treatments at every patient-day t = 0..length-2, each with its exact next-day volume."""
     f, p = cohort.factual, cohort.patients
-    n, days = f.volume.shape
+    days = f.volume.shape[1]
     patient, day = np.nonzero(np.arange(days - 1)[None, :] < (f.length - 1)[:, None])  # (M,) each
     rows = np.repeat(np.arange(len(patient)), 4)
     option = np.tile(np.arange(4), len(patient))
@@ -187,8 +187,8 @@ def multi_step_counterfactuals(cohort: Cohort, family: str, rng: np.random.Gener
     'sliding_treatment' uses the same 10 plans everywhere; 'random_trajectories' draws 10 random
     binary plans per patient-origin from `rng`. V[t+1] is the factual next volume.
     """
-    f, p = cohort.factual, cohort.patients
-    n, days = f.volume.shape
+    f = cohort.factual
+    days = f.volume.shape[1]
     patient, origin = np.nonzero(np.arange(days - 1)[None, :] < (f.length - 1)[:, None])
     k = 2 * HORIZON
     if family == "sliding_treatment":
