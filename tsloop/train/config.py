@@ -47,8 +47,6 @@ class TrainConfig:
         if self.finetune != "all" and not self.init:
             raise SpecError(f"finetune {self.finetune!r} freezes weights copied from a pretrained model: give one "
                             "with init (--init pretrained or --init PATH), or train everything (--finetune all)")
-
-    def __post_init__(self) -> None:
         if self.lr_schedule not in SCHEDULES:
             raise SpecError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
 
