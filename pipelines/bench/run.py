@@ -64,9 +64,10 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
         "tsloop_outer": dict(overrides={"outer_retention": 0.9}, tag="_outer"),  # memory across outer steps
         "tsloop_k5": dict(overrides={"k_every": 5}, tag="_k5"),  # the deferred-K curriculum 5x faster
         "tsloop_mu4": dict(overrides={"mean_depth": 4.0}, tag="_mu4"),  # half the loops: cheaper steps
-        # the direct path: without the context's covariates (the default before 2026-12-06), and with a per-step
+        # the direct path: without the context's covariates (the default before 2026-12-06), with the past-only ones too, a per-step
         # MLP of the known row, in instance or task units
-        "tsloop_nopastcov": dict(overrides={"linear_past_covariates": False}, tag="_nopastcov"),
+        "tsloop_nopastcov": dict(overrides={"linear_context_covariates": "none"}, tag="_nopastcov"),
+        "tsloop_allpastcov": dict(overrides={"linear_context_covariates": "all"}, tag="_allpastcov"),
         "tsloop_mlp": dict(overrides={"linear_known_hidden": 32}, tag="_mlp"),
         # the learning rate decayed over the step budget (warm-up, cosine down to a tenth), and the same at 2x steps
         "tsloop_cosine": dict(train={"lr_schedule": "cosine"}, tag="_cosine"),

@@ -85,16 +85,19 @@ def randomised(lp: LinearPath) -> LinearPath:
 
 def test_the_context_covariates_move_the_forecast_only_when_read():
     batch = make_batch(COV_DIMS)
-    changed = dict(batch, past_known=batch["past_known"] + 1.0, past_exog=batch["past_exog"] - 1.0)
-    reads = randomised(path())  # linear_past_covariates is the default
-    ignores = randomised(path(linear_past_covariates=False))
-    assert reads.past_full is not None and ignores.past_full is None
-    assert not torch.allclose(reads(batch), reads(changed))
-    assert torch.allclose(ignores(batch), ignores(changed))
+    known = dict(batch, past_known=batch["past_known"] + 1.0)
+    exog = dict(batch, past_exog=batch["past_exog"] - 1.0)
+    default = randomised(path())  # linear_context_covariates="known"
+    every = randomised(path(linear_context_covariates="all"))
+    neither = randomised(path(linear_context_covariates="none"))
+    assert neither.past_full is None and default.past_full.shape[0] == CONTEXT * 2 and every.past_full.shape[0] == CONTEXT * 3
+    assert not torch.allclose(default(batch), default(known)) and torch.allclose(default(batch), default(exog))
+    assert not torch.allclose(every(batch), every(known)) and not torch.allclose(every(batch), every(exog))
+    assert torch.allclose(neither(batch), neither(known)) and torch.allclose(neither(batch), neither(exog))
 
 
 def test_the_context_covariate_map_is_left_out_when_it_would_be_too_large():
-    context = LINEAR_FULL_MAX // (3 * HORIZON * 2) + 1  # (Cp + Ck) * L * H * Ct > LINEAR_FULL_MAX
+    context = LINEAR_FULL_MAX // (2 * HORIZON * 2) + 1  # Ck * L * H * Ct > LINEAR_FULL_MAX
     cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=context, horizon=HORIZON)
     assert LinearPath(cfg).past_full is None
 
@@ -111,7 +114,7 @@ def test_task_units_divide_the_covariate_terms_by_the_context_spread():
 
 
 def test_the_per_step_known_mlp_responds_nonlinearly_to_the_known_row():
-    lp = randomised(path(linear_known_hidden=8, linear_known_full=False, linear_past_covariates=False))
+    lp = randomised(path(linear_known_hidden=8, linear_known_full=False, linear_context_covariates="none"))
     batch = make_batch(COV_DIMS)
     base = lp(dict(batch, future_known=torch.zeros_like(batch["future_known"])))
     one = lp(dict(batch, future_known=torch.ones_like(batch["future_known"])))
@@ -130,15 +133,18 @@ def test_gradients_reach_every_direct_map_through_the_model_loss():
     assert lp.known_mlp[-1].weight.grad.abs().sum() > 0
 
 
-def test_a_config_saved_before_the_covariate_map_loads_without_it():
+def test_a_config_saved_before_the_covariate_map_loads_without_it_and_the_first_switch_is_read():
     cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON)
     old = cfg.to_dict()
-    del old["linear_past_covariates"]
-    assert ModelConfig.from_dict(old).linear_past_covariates is False
-    assert ModelConfig.from_dict(cfg.to_dict()).linear_past_covariates is True
+    del old["linear_context_covariates"]
+    assert ModelConfig.from_dict(old).linear_context_covariates == "none"
+    assert ModelConfig.from_dict({**old, "linear_past_covariates": True}).linear_context_covariates == "all"
+    assert ModelConfig.from_dict({**old, "linear_past_covariates": False}).linear_context_covariates == "none"
+    assert ModelConfig.from_dict(cfg.to_dict()).linear_context_covariates == "known"
 
 
-@pytest.mark.parametrize("bad", [dict(linear_known_hidden=-1), dict(linear_covariate_units="raw")])
+@pytest.mark.parametrize("bad", [dict(linear_known_hidden=-1), dict(linear_covariate_units="raw"),
+                                 dict(linear_context_covariates=True)])
 def test_bad_settings_are_refused_with_the_allowed_values(bad):
     with pytest.raises(SpecError, match="linear_"):
         ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON, **bad)

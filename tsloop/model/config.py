@@ -25,6 +25,7 @@ from tsloop.errors import CheckpointError, SpecError
 EXIT_RULES = ("none", "delta", "second_diff", "gate", "gate_cdf")
 ROLLOUTS = ("open_loop", "gcomp")
 COVARIATE_UNITS = ("instance", "task")
+CONTEXT_COVARIATES = ("none", "known", "all")
 OUTER_RETENTION_CAP = 0.99  # lambda < 1: a convex mix with a contraction stays a contraction
 LINEAR_FULL_MAX = 100_000  # weights of the linear path's full known-future map above which only the per-step map is used
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -92,7 +93,7 @@ class ModelConfig:
     outer_retention: float = 0.5  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps (learned); 0 = off
     linear_path: bool = True  # add a linear forecast from the context and known-future inputs (linear_path.py)
     linear_known_full: bool = True  # linear path also maps every known-future step to every horizon step (if <= LINEAR_FULL_MAX weights; EPF NP MSE 0.248 -> 0.237)
-    linear_past_covariates: bool = True  # linear path also maps the context's covariates (past-only and known inputs) to the horizon (if <= LINEAR_FULL_MAX weights; EPF NP MSE 0.236 -> 0.212)
+    linear_context_covariates: str = "known"  # covariates over the context that the linear path maps to the horizon (if <= LINEAR_FULL_MAX weights): none | known (known-future inputs; EPF NP MSE 0.236 -> 0.214) | all (past-only too; ETTh1 MS 0.056 -> 0.063)
     linear_known_hidden: int = 0  # width of a per-step MLP of the known-future row in the linear path (a nonlinear response, e.g. price to load); 0 = off
     linear_covariate_units: str = "instance"  # units of the covariate terms: "instance" (scaled by the context's spread, as the target's) | "task" (as ridge)
     instance_norm: bool = True  # RevIN: targets in units of each window's own context mean/std (EPF NP MSE 0.67 -> 0.25)
@@ -180,6 +181,9 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
         """Inverse of ``to_dict``; unknown keys mean the checkpoint is from another version."""
+        if "linear_past_covariates" in data:  # its first form (2026-12-06): a switch for all of them
+            data = dict(data)
+            data["linear_context_covariates"] = "all" if data.pop("linear_past_covariates") else "none"
         known = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -191,8 +195,8 @@ class ModelConfig:
                 "with that version.")
         if "control_lag" not in data:  # written before controls were aligned: keep how it was trained
             data = {**data, "control_lag": None}
-        if "linear_past_covariates" not in data:  # written before the direct path read the context's covariates
-            data = {**data, "linear_past_covariates": False}
+        if "linear_context_covariates" not in data:  # written before the direct path read the context's covariates
+            data = {**data, "linear_context_covariates": "none"}
         try:
             return cls(**data)
         except TypeError as err:
@@ -232,6 +236,8 @@ class ModelConfig:
         need(self.control_lag in (None, 0, 1), f"control_lag must be 0, 1 or None, got {self.control_lag!r}")
         need(self.rollout in ROLLOUTS, f"rollout must be one of {ROLLOUTS}, got {self.rollout!r}")
         need(self.linear_known_hidden >= 0, "linear_known_hidden must be >= 0 (0 = no per-step MLP)")
+        need(self.linear_context_covariates in CONTEXT_COVARIATES,
+             f"linear_context_covariates must be one of {CONTEXT_COVARIATES}, got {self.linear_context_covariates!r}")
         need(self.linear_covariate_units in COVARIATE_UNITS,
              f"linear_covariate_units must be one of {COVARIATE_UNITS}, got {self.linear_covariate_units!r}")
         need(self.balance_weight >= 0, f"balance_weight must be >= 0, got {self.balance_weight}")
