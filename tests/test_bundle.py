@@ -73,3 +73,15 @@ def test_when_the_folder_cannot_be_written_then_saving_says_so(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(TsloopError, match="cannot write .*model.pt"):
         _bundle().save(tmp_path / "file" / "model.pt")
+
+
+def test_when_a_model_write_was_killed_then_the_next_save_clears_its_temporary(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # a pid that is gone
+    debris = tmp_path / f".model.pt.{dead}.abc.tmp"
+    debris.write_bytes(b"half a model")  # as a killed writer leaves it
+    path = _bundle().save(tmp_path / "model.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"] and Bundle.load(path).meta == _bundle().meta

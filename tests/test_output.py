@@ -128,9 +128,9 @@ SCANNED = ("tsloop", "pipelines")
 WRITES = {"savefig", "to_csv", "to_parquet", "to_json", "write_text", "write_bytes", "ParquetWriter"}
 OWNED_WRITES = {("torch", "save"), ("np", "save"), ("np", "savez"), ("np", "savez_compressed"), ("pq", "write_table")}
 RETURNS_TEXT = {"to_csv", "to_json"}  # without a path these return the text and write nothing
-# atomic by other means: output.py is the writer itself, bundle.py renames a temporary of its own
-# (mkstemp beside the model file), store.py opens a lock file that is no output
-OWN_WAY = {"tsloop/output.py", "tsloop/bundle.py", "tsloop/tracking/store.py"}
+# atomic by other means: output.py is the writer itself,
+# store.py opens a lock file that is no output
+OWN_WAY = {"tsloop/output.py", "tsloop/tracking/store.py"}
 
 
 def _writes(tree: ast.AST):

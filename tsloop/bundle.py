@@ -7,8 +7,6 @@ strings, lists and dicts only, so a downloaded model file cannot run code.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import torch
 
 from tsloop.version import __version__
 from tsloop.errors import CheckpointError, TsloopError
-from tsloop.output import match_mode
+from tsloop.output import atomic_path
 
 FORMAT = "tsloop-bundle/1"
 
@@ -42,25 +40,9 @@ class Bundle:
             "meta": self.meta,
         }
         payload["checksum"] = checksum(payload["state_dict"])
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            match_mode(tmp, path)
-        except OSError as err:
-            raise TsloopError(f"cannot write {path}: {err.strerror or err}; choose a writable folder") from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(payload, handle)
-            os.replace(tmp, path)
-        except OSError as err:
-            Path(tmp).unlink(missing_ok=True)
-            raise TsloopError(
-                f"writing {path} failed: {err.strerror or err}; nothing was written (is the disk full or "
-                "the folder read-only?)"
-            ) from None
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # a temporary beside it, renamed when whole; one a killed writer left is cleared by the next save
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            torch.save(payload, handle)
         return path
 
     @classmethod
