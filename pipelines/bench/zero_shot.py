@@ -41,6 +41,7 @@ TASKS = ("epf_np", "epf_pjm", "epf_be", "epf_fr", "etth1_M", "tasks/nab_nyc_taxi
          "tasks/citylearn2022_building1.yaml")
 PEERS = ("tsloop", "naive", "fracast")
 RESULTS = Path(__file__).parent / "results" / "zero_shot.json"
+REPORT = Path(__file__).parent / "RESULTS_zero_shot.md"
 
 
 def histories(task, stride: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,7 +152,41 @@ def main(argv=None) -> int:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(out, indent=1, default=str))
     print(f"[zero-shot] scores: {path}", flush=True)
+    if not args.results:  # the published run: its section of RESULTS.md
+        with atomic_path(REPORT) as tmp:
+            tmp.write_text(report(out))
+        print(f"[zero-shot] report: {REPORT}", flush=True)
     return 0
+
+
+def report(out: dict) -> str:
+    """The suite's section of RESULTS.md, from a results dict."""
+    info = out.get("pretrained") or {}
+    compute = info.get("compute", {})
+    fmt = lambda row, key: f"{row[key]:.3f}" if row and key in row else "–"
+    lines = [
+        "## Zero-shot suite: the pretrained model, never fitted to a task, on each task's test part (issue #16)",
+        "",
+        f"Command: `{out['command']}`. Every {out['stride']}th stride-1 test window of each task's own split, "
+        f"on its train-fitted scale; each model reads the same {out['history']} rows before the origin, each target "
+        "channel on its own, no covariates. The model was pretrained on the corpus of "
+        "`datasets/pretrain_corpus/` (which holds only the training parts of these tasks' series) for "
+        f"{compute.get('steps', '?')} optimizer steps ({compute.get('wall_time_s', '?')} s on {compute.get('device', '?')}). "
+        "MSE and MAE of the median; CRPS over the levels 0.1 … 0.9; seasonal naive repeats the last day "
+        "(hourly and finer) or the last horizon.",
+        "",
+        "| task | windows × channels | horizon | tsloop MSE / MAE / CRPS | seasonal naive MSE / MAE | fracast MSE / MAE / CRPS "
+        "| tsloop MSE ÷ naive | tsloop MSE ÷ fracast |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, task in out["tasks"].items():
+        rows = task["rows"]
+        t, n, f = rows.get("tsloop"), rows.get("naive"), rows.get("fracast")
+        ratio = lambda a, b: f"{a['mse'] / b['mse']:.2f}" if a and b else "–"
+        lines.append(f"| {name} | {task['windows']} × {task['channels']} | {task['horizon']} "
+                     f"| {fmt(t, 'mse')} / {fmt(t, 'mae')} / {fmt(t, 'crps')} | {fmt(n, 'mse')} / {fmt(n, 'mae')} "
+                     f"| {fmt(f, 'mse')} / {fmt(f, 'mae')} / {fmt(f, 'crps')} | {ratio(t, n)} | {ratio(t, f)} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -55,3 +55,16 @@ def test_the_command_scores_every_peer_on_every_task_and_writes_the_json(pretrai
     rows = out["tasks"]["epf_np"]["rows"]
     assert set(rows) == {"tsloop", "naive"} and out["tasks"]["epf_np"]["windows"] == 11
     assert {"mse", "mae", "crps", "cover80"} <= set(rows["tsloop"]) and rows["naive"]["mse"] > 0
+
+
+def test_the_report_has_a_row_per_task_with_ratios_to_each_peer():
+    row = {"mse": 0.5, "mae": 0.4, "crps": 0.3}
+    out = {"command": "c", "stride": 24, "history": 512, "pretrained": {"compute": {"steps": 7, "wall_time_s": 1.0,
+                                                                                    "device": "cpu"}},
+           "tasks": {"a": {"windows": 3, "channels": 1, "horizon": 4,
+                           "rows": {"tsloop": row, "naive": {"mse": 1.0, "mae": 0.8}, "fracast": {**row, "mse": 0.25}}},
+                     "b": {"windows": 2, "channels": 7, "horizon": 96, "rows": {"tsloop": row, "naive": {"mse": 2.0}}}}}
+    text = zero_shot.report(out)
+    assert "7 optimizer steps" in text
+    assert "| a | 3 × 1 | 4 | 0.500 / 0.400 / 0.300 | 1.000 / 0.800 | 0.250 / 0.400 / 0.300 | 0.50 | 2.00 |" in text
+    assert "| b | 2 × 7 | 96 |" in text and text.rstrip().endswith("| 0.25 | – |")

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import PRETRAIN_HORIZON
 from tsloop.cli.main import main
-from tsloop.query.pretrained import shipped_path
+from tsloop.query import pretrained as pretrained_module
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +73,9 @@ def test_when_zero_shot_flags_go_to_a_task_model_then_it_says_they_are_for_a_pre
     assert "for a pretrained model" in capsys.readouterr().err
 
 
-def test_when_no_checkpoint_is_shipped_then_model_pretrained_exits_2_with_the_build_command(files, tmp_path, capsys):
-    if shipped_path().is_file():
-        pytest.skip("a checkpoint is shipped")
+def test_when_no_checkpoint_is_shipped_then_model_pretrained_exits_2_with_the_build_command(files, tmp_path, capsys,
+                                                                                           monkeypatch):
+    monkeypatch.setattr(pretrained_module, "shipped_path", lambda: tmp_path / "pretrained" / "tsloop-small.pt")
     argv = ["forecast", "--model", "pretrained", "--history", str(files / "my.csv"), "--timestamp", "ts",
             "--target", "load", "--out", str(tmp_path / "fc.csv")]
     assert main(argv) == 2

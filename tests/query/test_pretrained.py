@@ -11,12 +11,10 @@ import torch
 from tsloop import Forecaster
 from tsloop.errors import CheckpointError
 from tsloop.query import pretrained as pretrained_module
-from tsloop.query.pretrained import shipped_path
 
 
-def test_when_no_checkpoint_is_shipped_then_pretrained_says_so_and_how_to_build_one():
-    if shipped_path().is_file():
-        pytest.skip("a checkpoint is shipped")
+def test_when_no_checkpoint_is_shipped_then_pretrained_says_so_and_how_to_build_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained_module, "shipped_path", lambda: tmp_path / "pretrained" / "tsloop-small.pt")
     with pytest.raises(CheckpointError, match="no pretrained checkpoint is shipped") as err:
         Forecaster.pretrained()
     assert "python -m pipelines.pretrain.train" in str(err.value)
