@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m pipelines.pretrain.train --corpus outputs/corpus --out outputs/pretrain --max-steps 20000
+    python -m pipelines.pretrain.train --corpus outputs/corpus --out outputs/pretrain --max-steps 10000 --lr-schedule cosine
     python -m pipelines.pretrain.train --corpus outputs/corpus --out outputs/pretrain --max-steps 40000 --resume
     python -m pipelines.pretrain.train --corpus /tmp/corpus --out /tmp/pt --preset tiny --context 64 --horizon 16 \\
         --max-steps 20                                               # a smoke test: seconds on a CPU

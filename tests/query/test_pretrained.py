@@ -65,3 +65,18 @@ def test_when_a_task_model_is_given_as_pretrained_then_the_error_says_what_it_is
     with pytest.raises(CheckpointError, match="trained for one task, not a pretrained model"):
         Forecaster.pretrained(trained.model)
     assert not Forecaster.load(trained.model).is_pretrained
+
+
+def test_the_shipped_checkpoint_loads_and_continues_a_daily_cycle_better_than_its_mean():
+    import numpy as np
+    import pandas as pd
+
+    fc = Forecaster.pretrained()  # tsloop/pretrained/tsloop-small.pt, checked against its .sha256
+    assert fc.is_pretrained and fc.model.cfg.context_length == 512 and fc.model.cfg.horizon == 64
+    t = np.arange(24 * 30)
+    load = 50 + 10 * np.sin(2 * np.pi * t / 24) + np.random.default_rng(0).normal(0, 0.5, t.size)
+    history = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=t.size, freq="h"), "load": load})
+    result = fc.zero_shot(history.iloc[:-48], ["load"], timestamp="ts", horizon=48, num_samples=64)
+    median = np.median(result.samples[:, 0, :, 0], axis=0)
+    truth = load[-48:]
+    assert np.mean((median - truth) ** 2) < 0.25 * np.var(truth)  # the cycle, not a flat line

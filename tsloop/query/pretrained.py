@@ -7,13 +7,15 @@ A pretrained model is an ordinary model file (:class:`tsloop.bundle.Bundle`, loa
 file; the shipped one (``tsloop/pretrained/tsloop-small.pt``) must have it, a file given by path
 is checked against it when it is there.
 
-Example (no checkpoint is shipped with this version, so asking for it explains how to build one)::
+Example (the shipped checkpoint: a univariate model, context 512 and horizon 64 rows)::
 
-    >>> from tsloop.query.pretrained import resolve
-    >>> resolve(None)
-    Traceback (most recent call last):
-    ...
-    tsloop.errors.CheckpointError: no pretrained checkpoint is shipped with this version of tsloop ...
+    >>> from tsloop.query.pretrained import resolve, load_pretrained
+    >>> resolve(None).name
+    'tsloop-small.pt'
+    >>> bundle = load_pretrained(None)
+    >>> cfg = bundle.model_config
+    >>> cfg["target"], cfg["context_length"], cfg["horizon"], bundle.meta["pretrained"]["compute"]["steps"]
+    (1, 512, 64, 10000)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ FORMAT = "tsloop-pretrained/1"
 SHIPPED = "tsloop-small.pt"  # in the package data folder tsloop/pretrained/
 KEYWORD = "pretrained"  # `--model pretrained`, `--init pretrained`: the shipped checkpoint
 BUILD = ("python -m pipelines.pretrain.corpus --out outputs/corpus && python -m pipelines.pretrain.train "
-         "--corpus outputs/corpus --out outputs/pretrain --max-steps 20000")
+         "--corpus outputs/corpus --out outputs/pretrain --max-steps 10000 --lr-schedule cosine")
 
 
 def shipped_path() -> Path:
