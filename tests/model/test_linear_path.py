@@ -10,7 +10,7 @@ import torch
 from tsloop.data.batch import ChannelDims
 from tsloop.errors import SpecError
 from tsloop.model import ModelConfig
-from tsloop.model.config import LINEAR_FULL_MAX
+from tsloop.model.config import LINEAR_CONTEXT_MAX, LINEAR_FULL_MAX
 from tsloop.model.linear_path import LinearPath
 
 from .conftest import CONTEXT, HORIZON, make_batch, tiny_model
@@ -97,7 +97,7 @@ def test_the_context_covariates_move_the_forecast_only_when_read():
 
 
 def test_the_context_covariate_map_is_left_out_when_it_would_be_too_large():
-    context = LINEAR_FULL_MAX // (2 * HORIZON * 2) + 1  # Ck * L * H * Ct > LINEAR_FULL_MAX
+    context = LINEAR_CONTEXT_MAX // (2 * HORIZON * 2) + 1  # Ck * L * H * Ct > LINEAR_CONTEXT_MAX
     cfg = ModelConfig.preset("tiny", dims=COV_DIMS, context_length=context, horizon=HORIZON)
     assert LinearPath(cfg).past_full is None
 
