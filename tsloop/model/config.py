@@ -159,19 +159,17 @@ class ModelConfig:
     def for_task(cls, name: str, spec: Any, **overrides: Any) -> "ModelConfig":
         """``preset`` for a ``TaskSpec``: its channels, window, control timing, and for a task with
         interventions the what-if defaults (``WHATIF_DEFAULTS``); ``overrides`` win over both."""
-        whatif = WHATIF_DEFAULTS if spec.dims.intervention > 0 else {}
         return cls.preset(name, dims=spec.dims, context_length=spec.context_length, horizon=spec.horizon,
-                          **{"control_lag": spec.control_lag, **whatif, **overrides})
+                          **{**_task_settings(spec), **overrides})
 
     @classmethod
     def for_task_from(cls, base: "ModelConfig", spec: Any, **overrides: Any) -> "ModelConfig":
         """``base``'s size and method (a pretrained model's config) for a ``TaskSpec``: its channels,
         window and control timing, and for a task with interventions the what-if defaults, as
         ``for_task``; ``overrides`` win over all."""
-        whatif = WHATIF_DEFAULTS if spec.dims.intervention > 0 else {}
         shape = {f.name: spec.dims.width(f.name) for f in dataclasses.fields(ChannelDims)}
         return cls.from_dict({**base.to_dict(), **shape, "context_length": spec.context_length, "horizon": spec.horizon,
-                              "control_lag": spec.control_lag, **whatif, **overrides})
+                              **_task_settings(spec), **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (lists, numbers, strings, None)."""
@@ -256,6 +254,12 @@ class ModelConfig:
 # effect, P = 1 71 % (tiny preset, 1,200 steps).
 WHATIF_DEFAULTS: dict[str, Any] = dict(rollout="gcomp", one_step_weight=1.0, control_members=5, policy_head=True,
                                        patch_len=1)
+
+def _task_settings(spec: Any) -> dict[str, Any]:
+    """What a ``TaskSpec`` sets beyond its shape: its control timing and, for a task with
+    interventions, the what-if defaults (``WHATIF_DEFAULTS``)."""
+    return {"control_lag": spec.control_lag, **(WHATIF_DEFAULTS if spec.dims.intervention > 0 else {})}
+
 
 # Size presets: tiny for tests (seconds on a CPU), small for CPU experiments, base for a GPU.
 PRESETS: dict[str, dict[str, Any]] = {
