@@ -37,14 +37,20 @@ def test_when_the_output_folder_cannot_be_written_then_no_run_is_opened(tmp_path
     assert _runs("tests-training-unwritable") == []
 
 
-def test_when_training_fails_then_the_run_is_closed_as_failed_and_its_id_kept_for_resume(tmp_path, monkeypatch):
+def _failing_fit(monkeypatch, error: Exception) -> dict:
+    """Make ``fit`` note the MLflow run it was given, then raise ``error``; returns the note."""
     seen = {}
 
-    def diverging(task, model_config, train_config, *, out_dir, logger, resume):
+    def failing(task, model_config, train_config, *, out_dir, logger, resume):
         seen["run_id"] = logger.run_id
-        raise TrainingDivergedError("loss became nan")
+        raise error
 
-    monkeypatch.setattr(training, "fit", diverging)
+    monkeypatch.setattr(training, "fit", failing)
+    return seen
+
+
+def test_when_training_fails_then_the_run_is_closed_as_failed_and_its_id_kept_for_resume(tmp_path, monkeypatch):
+    seen = _failing_fit(monkeypatch, TrainingDivergedError("loss became nan"))
     with pytest.raises(TrainingDivergedError):
         fit_and_record(TASK, None, None, out_dir=tmp_path, experiment="tests-training-failed")
     [run] = _runs("tests-training-failed")
@@ -53,13 +59,7 @@ def test_when_training_fails_then_the_run_is_closed_as_failed_and_its_id_kept_fo
 
 
 def test_when_resumed_then_the_same_run_continues_and_is_recorded(tmp_path, monkeypatch):
-    first = {}
-
-    def interrupted(task, model_config, train_config, *, out_dir, logger, resume):
-        first["run_id"] = logger.run_id
-        raise TsloopError("interrupted")
-
-    monkeypatch.setattr(training, "fit", interrupted)
+    first = _failing_fit(monkeypatch, TsloopError("interrupted"))
     with pytest.raises(TsloopError):
         fit_and_record(TASK, None, None, out_dir=tmp_path, experiment="tests-training-resume")
     recorded = []
