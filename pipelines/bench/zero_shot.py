@@ -16,8 +16,11 @@ Protocol, the same for every model:
   (default 512, the pretrained model's context) rows, which may reach back before the test part
   as the forecasting suites' context does; seasonal naive reads its last season.
 - **channel-independent**: every target channel is forecast on its own, with no covariates.
-- **horizon**: the task's; the pretrained model rolls longer horizons forward on its median
-  (``tsloop.query.zero_shot``), fracast forecasts them directly.
+- **horizon**: the task's; the pretrained model rolls longer horizons forward on its median, as
+  ``tsloop.query.zero_shot`` does, and fracast forecasts them directly.
+- **the model's own quantiles**: tsloop's are read from its quantile head over a batch of windows
+  (what the query turns into sample paths), without the sampling and the range clipping of
+  ``tsloop forecast``; thousands of windows take seconds this way.
 """
 
 from __future__ import annotations
