@@ -7,6 +7,7 @@ training itself knows nothing of MLflow.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from tsloop.errors import TsloopError
@@ -36,9 +37,11 @@ def fit_and_record(
     resume: bool = False,
     plots: bool = True,
     pyfunc: bool = True,
+    callbacks: Sequence = (),
 ) -> FitResult:
     """Train on ``task``, logging epochs to MLflow, and record the finished run (see
-    :func:`tsloop.tracking.record.record_run`); with ``resume`` the same MLflow run continues."""
+    :func:`tsloop.tracking.record.record_run`); with ``resume`` the same MLflow run continues;
+    ``callbacks`` are passed to :func:`~tsloop.train.fit.fit`."""
     out_dir = Path(out_dir)
     check_writable(out_dir)  # before a run is opened: a bad --out leaves no empty run behind
     run_id = previous_run_id(out_dir) if resume else None
@@ -46,7 +49,7 @@ def fit_and_record(
     if logger.run_id:  # under DDP only rank 0 holds the run; the other ranks must not overwrite the file
         write_json({"run_id": logger.run_id, "experiment": experiment}, out_dir / RUN_FILE)
     try:
-        result = fit(task, model_config, train_config, out_dir=out_dir, logger=logger, resume=resume)
+        result = fit(task, model_config, train_config, out_dir=out_dir, logger=logger, resume=resume, callbacks=callbacks)
     except TsloopError:
         mark_failed(logger)
         raise

@@ -25,6 +25,7 @@ model it trains is no good; ``load_task("tasks/plant_forecast.yaml")`` is the fu
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,9 +101,11 @@ def fit(
     out_dir: str | Path,
     logger=None,
     resume: bool = False,
+    callbacks: Sequence[pl.Callback] = (),
 ) -> FitResult:
     """Train on ``task`` with Lightning and write ``out_dir/model.pt``; epoch metrics go to
-    ``logger`` (any Lightning logger; None logs nothing)."""
+    ``logger`` (any Lightning logger; None logs nothing); ``callbacks`` are more Lightning callbacks,
+    run after tsloop's own (checkpoints, early stopping, divergence guard)."""
     out_dir = Path(out_dir)
     check_writable(out_dir)
     ckpt_path, (epoch, done) = _resume_state(out_dir, model_config.to_dict()) if resume else (None, (0, 0))
@@ -138,7 +141,7 @@ def fit(
     # strict=False: a step budget that ends between two checks must not fail the run
     stopper = EarlyStopping(monitor=SELECT_METRIC, patience=train_config.patience, strict=False)
     callbacks = [checkpoint, last, stopper,
-                 DivergenceGuard(), RngState()]
+                 DivergenceGuard(), RngState(), *callbacks]
     trainer = pl.Trainer(
         max_epochs=train_config.max_epochs,
         max_steps=max_steps,
