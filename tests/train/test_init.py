@@ -48,14 +48,52 @@ def test_when_initialised_then_every_weight_that_fits_is_copied_exactly_and_the_
     model = WorldModel(cfg)
     report = initialise(model, str(pretrained.model))
     state = model.state_dict()
-    assert sorted(report.copied + [f.split(" ")[0] for f in report.fresh]) == sorted(state)
+    named = report.copied + [f.split(" ")[0] for f in report.fresh + report.aligned]
+    assert sorted(named) == sorted(state)
     for name in report.copied:
         assert torch.equal(state[name], source.state_dict[name]), name
     fresh = {f.split(" ")[0] for f in report.fresh}
-    assert {"position", "obs_embed.target.proj.weight", "quantile_head.proj.weight"} <= fresh
-    assert any(name.startswith("core.") for name in fresh)  # the token mixer: another context length
+    aligned = {f.split(" ")[0] for f in report.aligned}
+    assert {"obs_embed.target.proj.weight"} <= fresh  # two targets read through one patch embedding: no carry-over
+    assert {"position", "quantile_head.proj.weight", "rho_raw", "linear_path.context.weight"} <= aligned
+    assert any(name.startswith("core.") and name.endswith("mixer.weight") for name in aligned)
     assert any(name.startswith("core.") for name in report.copied)
-    assert "copied" in report.summary() and 0 < report.copied_values < report.total_values
+    assert "copied" in report.summary() and "fitted" in report.summary()
+    assert 0 < report.copied_values < report.total_values
+
+
+def test_when_the_context_is_longer_then_the_latest_positions_and_each_targets_head_carry_over(pretrained, data):
+    _, _, spec = data
+    source = Bundle.load(pretrained.model).state_dict
+    model = WorldModel(init_config(str(pretrained.model), spec))
+    initialise(model, str(pretrained.model))
+    state = model.state_dict()
+    n = source["position"].shape[0]  # fewer context patches there: they are this model's latest ones
+    assert n < state["position"].shape[0]
+    assert torch.equal(state["position"][-n:], source["position"])
+    mixer = next(name for name in state if name.endswith("mixer.weight"))
+    assert torch.equal(state[mixer][-n:, -n:], source[mixer])
+    L = source["linear_path.context.weight"].shape[1]  # the direct map: latest context steps, first horizon steps
+    assert torch.equal(state["linear_path.context.weight"][:, -L:], source["linear_path.context.weight"])
+    assert torch.all(state["linear_path.context.weight"][:, :-L] == 0)  # the rest as a fresh model's: zero
+    cfg = model.cfg
+    heads = state["quantile_head.proj.weight"].reshape(cfg.patch_len, 2, len(cfg.quantiles), -1)
+    theirs = source["quantile_head.proj.weight"].reshape(cfg.patch_len, len(cfg.quantiles), -1)
+    assert torch.equal(heads[:, 0], theirs) and torch.equal(heads[:, 1], theirs)
+
+
+def test_when_the_context_is_shorter_then_the_cut_mixer_keeps_its_certified_norm(pretrained):
+    source = Bundle.load(pretrained.model)
+    short = TaskSpec(target=["cpu"], freq="1h", context_length=16, horizon=PRETRAIN_HORIZON, timestamp="ts")
+    model = WorldModel(init_config(str(pretrained.model), short))
+    report = initialise(model, str(pretrained.model))
+    mixer_name = next(name for name in model.state_dict() if name.endswith("mixer.weight"))
+    assert any(entry.startswith(mixer_name) for entry in report.aligned)
+    n = model.state_dict()[mixer_name].shape[0]
+    assert torch.equal(model.state_dict()[mixer_name], source.state_dict[mixer_name][-n:, -n:])
+    mixer = model.get_submodule(mixer_name.rsplit(".", 1)[0])
+    with torch.no_grad():  # the power-iteration sigma of the cut block: its normalised weight has norm 1
+        assert torch.linalg.matrix_norm(mixer.normalised_weight(False), ord=2).item() == pytest.approx(1.0, abs=1e-3)
 
 
 def test_when_fine_tuning_heads_then_the_copied_core_stays_and_everything_else_trains(pretrained, data, tmp_path, capsys):
@@ -77,8 +115,8 @@ def test_when_fine_tuning_heads_then_the_copied_core_stays_and_everything_else_t
     assert frozen and all(torch.equal(tuned[n], source[n]) for n in frozen)
     trained_copies = [n for n in report.copied if not n.startswith("core.") and n in params]
     assert any(not torch.equal(tuned[n], source[n]) for n in trained_copies)  # heads and embeddings moved
-    fresh_core = {f.split(" ")[0] for f in report.fresh if f.startswith("core.")}
-    assert fresh_core and not fresh_core & set(freeze(model, "heads", report))  # a fresh weight always trains
+    partial_core = {f.split(" ")[0] for f in report.fresh + report.aligned if f.startswith("core.")}
+    assert partial_core and not partial_core & set(freeze(model, "heads", report))  # a part-fresh weight always trains
     run_id = json.loads((out / "run.json").read_text())["run_id"]
     run = mlflow.MlflowClient(tracking.tracking_uri()).get_run(run_id)
     assert int(run.data.params["init.frozen_tensors"]) == len(frozen)
@@ -110,3 +148,26 @@ def test_when_the_init_file_is_missing_then_training_exits_2_naming_it(data, tmp
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--init" in err and "nope.pt" in err and "pretrained" in err and "Traceback" not in err
+
+
+def test_when_the_task_has_inputs_the_pretrained_model_never_saw_then_they_start_silent(pretrained):
+    from tsloop.data.batch import empty_batch
+
+    spec = TaskSpec(target=["cpu"], known_future=["load", "price"], past_exog=["temp"], static=["size"], freq="1h",
+                    context_length=32, horizon=PRETRAIN_HORIZON, timestamp="ts")
+    model = WorldModel(init_config(str(pretrained.model), spec)).eval()
+    report = initialise(model, str(pretrained.model))
+    zeroed = [f.split(" ")[0] for f in report.fresh if f.endswith("; zero)")]
+    assert any(name.startswith("drive_embed.known") for name in zeroed)
+    assert any(name.startswith("drive_embed.static") for name in zeroed)
+    batch = empty_batch(model.cfg.dims, 4, 32, PRETRAIN_HORIZON)
+    generator = torch.Generator().manual_seed(0)
+    batch["past_target"] = torch.randn(4, 32, 1, generator=generator)
+    batch["past_target_mask"] = torch.ones(4, 32, 1)
+    outputs = []
+    for scale in (0.0, 3.0):  # the covariates' values do not move the untrained adapted model
+        for key in ("past_known", "future_known", "past_exog", "static"):
+            batch[key] = scale * torch.randn(batch[key].shape, generator=generator)
+        with torch.no_grad():
+            outputs.append(model(batch).quantiles)
+    assert torch.allclose(outputs[0], outputs[1])

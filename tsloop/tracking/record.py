@@ -59,7 +59,8 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
     init = result.extra.get("init")
     if init:  # started from a pretrained model (TrainConfig.init): what was copied, fresh and frozen
         params.update({"init.source": init["source"], "init.copied_tensors": len(init["copied"]),
-                       "init.fresh_tensors": len(init["fresh"]), "init.frozen_tensors": len(init["frozen"])})
+                       "init.fitted_tensors": len(init.get("aligned", [])), "init.fresh_tensors": len(init["fresh"]),
+                       "init.frozen_tensors": len(init["frozen"])})
     client, run_id = logger.experiment, logger.run_id
     log_params_once(client, run_id, params)
     client.set_tag(run_id, "tsloop.device", result.device)
