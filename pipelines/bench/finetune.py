@@ -6,6 +6,7 @@ Usage::
     python -m pipelines.bench.finetune                                   # every task, seeds 0 1 2
     python -m pipelines.bench.finetune --tasks epf_np --seeds 0 --modes scratch,all
     python -m pipelines.bench.finetune --results /tmp/ft                 # outside the checkout
+    python -m pipelines.bench.finetune --report-only                     # the report and plot from finetune.json
 
 Protocol, the same for every mode:
 
@@ -38,11 +39,9 @@ import numpy as np
 import torch
 
 from pipelines.bench.data import LEVELS, metrics, suite_for
+from pipelines.bench.zero_shot import TASKS  # the zero-shot suite's tasks: EPF x 4, ETTh1, 3 NAB series, CityLearn
 from tsloop.output import atomic_path
 
-TASKS = ("epf_np", "epf_pjm", "epf_be", "epf_fr", "etth1_M", "tasks/nab_nyc_taxi.yaml",
-         "tasks/nab_machine_temperature.yaml", "tasks/nab_ec2_cpu_24ae8d.yaml",
-         "tasks/citylearn2022_building1.yaml")
 MODES = ("scratch", "all", "heads")
 RESULTS = Path(__file__).parent / "results" / "finetune.json"
 REPORT = Path(__file__).parent / "RESULTS_finetune.md"
@@ -129,6 +128,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="outputs/bench/finetune", help="folder for the runs' model files")
     p.add_argument("--results", help="folder for finetune.json and the report (default pipelines/bench)")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report and plot from finetune.json; train nothing")
     args = p.parse_args(argv)
     modes = args.modes.split(",")
     unknown = sorted(set(modes) - set(MODES))
@@ -136,8 +136,11 @@ def main(argv=None) -> int:
         p.error(f"unknown modes {unknown}; choose from {MODES}")
     path = Path(args.results) / RESULTS.name if args.results else RESULTS
     done = json.loads(path.read_text()) if path.is_file() else {"rows": []}  # runs add to what is there
-    done["command"] = "python -m pipelines.bench.finetune " + " ".join(argv or sys.argv[1:])
-    for seed in args.seeds:
+    if "command" in done:  # written before the list: its one command
+        done["commands"] = [done.pop("command")]
+    if not args.report_only:  # every command that added runs, in order
+        done["commands"] = [*done.get("commands", []), "python -m pipelines.bench.finetune " + " ".join(argv or sys.argv[1:])]
+    for seed in [] if args.report_only else args.seeds:
         for name in args.tasks.split(","):
             for mode in modes:
                 row = run_one(name, mode, seed, Path(args.out))
@@ -172,16 +175,20 @@ def summarise(rows: list[dict]) -> dict:
         for mode, seeds in modes.items():
             finals = [r["selected_mse"][-1][1] for r in seeds.values()]
             crps = [r["selected_crps"][-1][1] for r in seeds.values()]
-            match, quarter = [], []
+            match, quarter, final_better, checks_won = [], [], [], []
             for seed, r in seeds.items():
                 if mode == "scratch" or seed not in scratch:
                     continue
-                target = scratch[seed]["selected_mse"][-1][1]
-                hit = next((s for s, v in r["selected_mse"] if v <= target), None)
+                base = scratch[seed]["selected_mse"]
+                hit = next((s for s, v in r["selected_mse"] if v <= base[-1][1]), None)
                 match.append(hit)
                 quarter.append(hit is not None and hit <= scratch[seed]["steps"] // 4)
+                final_better.append(r["selected_mse"][-1][1] < base[-1][1])
+                common = sorted({s for s, _ in base} & {s for s, _ in r["selected_mse"]})
+                checks_won.append((sum(_at(r["selected_mse"], k) < _at(base, k) for k in common), len(common)))
             entry[mode] = {"mse": finals, "crps": crps, "seeds": sorted(seeds), "match_steps": match,
-                           "within_quarter": quarter, "s_per_step": [r["s_per_step"] for r in seeds.values()],
+                           "within_quarter": quarter, "final_better": final_better, "checks_won": checks_won,
+                           "steps": [r["steps"] for r in seeds.values()], "s_per_step": [r["s_per_step"] for r in seeds.values()],
                            "step0_mse": [r["curve"][0]["mse"] for r in seeds.values() if r["curve"][0]["step"] == 0]}
         out[task] = entry
     return out
@@ -194,25 +201,34 @@ def report(done: dict) -> str:
     lines = [
         "## Fine-tuning suite: from the pretrained model against from scratch (issue #16)",
         "",
-        f"Command: `{done.get('command', '')}`. `TrainConfig()` defaults for every mode (2,000 optimizer steps, "
+        f"Commands: {', '.join(f'`{c}`' for c in done.get('commands', []))}. `TrainConfig()` defaults for every mode (2,000 optimizer steps, "
         "a check every 200, early stopping and checkpoint choice on validation); the test part's stride-1 windows "
         "scored at every check. *Selected*: the test score of the checkpoint a run stopped at that check would "
         "return (best validation so far). *Steps to match*: the first check at which the fine-tuned run's selected "
-        "test MSE is at or below the same seed's final from-scratch MSE (– where it never is). mean ± sd over seeds.",
+        "test MSE is at or below the same seed's final from-scratch MSE (– where it never is); *≤ ¼*: seeds whose "
+        "match came within a quarter of the scratch run's steps. *Better at the end*: seeds whose fine-tuned "
+        "final MSE is below the scratch run's; *checks won*: checks at which the fine-tuned run's selected MSE is "
+        "below the scratch run's at the same step, over all seeds. *Untrained*: the adapted model before its first "
+        "step. mean ± sd over seeds.",
         "",
-        "| task | seeds | scratch MSE | fine-tuned (all) MSE | heads-only MSE | zero steps (all) MSE | steps to match (all) "
-        "| ≤ ¼ of the steps | scratch CRPS | fine-tuned CRPS | s/step scratch / all / heads |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| task | seeds | steps run (scratch) | scratch MSE | fine-tuned (all) MSE | heads-only MSE | untrained MSE "
+        "| better at the end | checks won | steps to match | ≤ ¼ | scratch CRPS | fine-tuned CRPS "
+        "| s/step scratch / all / heads |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, entry in summary.items():
         s, a, h = entry.get("scratch", {}), entry.get("all", {}), entry.get("heads", {})
         steps = ", ".join("–" if m is None else str(m) for m in a.get("match_steps", []))
-        quarter = f"{sum(a.get('within_quarter', []))} of {len(a.get('within_quarter', []))}"
+        of = lambda flags: f"{sum(flags)} of {len(flags)}"
+        won = a.get("checks_won", [])
+        checks = f"{sum(w for w, _ in won)} of {sum(n for _, n in won)}"
         sps = " / ".join(f"{np.mean(e['s_per_step']):.3f}" if e else "–" for e in (s, a, h))
-        lines.append(f"| {task} | {len(s.get('seeds', []))} | {ms(s.get('mse', []))} | {ms(a.get('mse', []))} "
-                     f"| {ms(h.get('mse', []))} | {ms(a.get('step0_mse', []))} | {steps} | {quarter} "
-                     f"| {ms(s.get('crps', []))} | {ms(a.get('crps', []))} | {sps} |")
-    lines += ["", "Learning curves (selected test MSE at each check, mean over seeds):", "",
+        lines.append(f"| {task} | {len(s.get('seeds', []))} | {', '.join(map(str, s.get('steps', [])))} "
+                     f"| {ms(s.get('mse', []))} | {ms(a.get('mse', []))} | {ms(h.get('mse', []))} "
+                     f"| {ms(a.get('step0_mse', []))} | {of(a.get('final_better', []))} | {checks} | {steps} "
+                     f"| {of(a.get('within_quarter', []))} | {ms(s.get('crps', []))} | {ms(a.get('crps', []))} | {sps} |")
+    lines += ["", "Learning curves (selected test MSE at each check, mean over seeds; a run that ended sooner "
+              "keeps its last value; plot: `results/plots/finetune_curves.png`):", "",
               "| task | mode | " + " | ".join(str(k) for k in range(200, 2001, 200)) + " |",
               "|---|---|" + "---|" * 10]
     by = {}

@@ -44,8 +44,10 @@ def test_steps_to_match_is_the_first_check_at_or_below_the_same_seeds_final_scra
     assert summary["all"]["within_quarter"] == [False, False]  # 400 > 600 // 4
     assert summary["scratch"]["mse"] == [0.20, 0.20]
     assert summary["all"]["step0_mse"] == [9.0, 9.0]
-    text = finetune.report({"rows": [scratch, tuned, slow, scratch1], "command": "x"})
-    assert "| t | 2 | 0.200 ± 0.000 | 0.295 ± 0.105 |" in text and "| 400, – | 0 of 2 |" in text
+    text = finetune.report({"rows": [scratch, tuned, slow, scratch1], "commands": ["x"]})
+    assert summary["all"]["final_better"] == [True, False]
+    assert summary["all"]["checks_won"] == [(3, 3), (0, 3)]  # seed 0 below at every check, seed 1 at none
+    assert "| t | 2 | 600, 600 | 0.200 ± 0.000 | 0.295 ± 0.105 |" in text and "| 1 of 2 | 3 of 6 | 400, – | 0 of 2 |" in text
 
 
 def test_the_test_curve_scores_every_check_without_changing_what_is_trained(tiny_task, tmp_path):
