@@ -41,7 +41,7 @@ def _failing_fit(monkeypatch, error: Exception) -> dict:
     """Make ``fit`` note the MLflow run it was given, then raise ``error``; returns the note."""
     seen = {}
 
-    def failing(task, model_config, train_config, *, out_dir, logger, resume):
+    def failing(task, model_config, train_config, *, out_dir, logger, resume, callbacks=()):
         seen["run_id"] = logger.run_id
         raise error
 
