@@ -27,6 +27,8 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default 
     "tsloop_patch4": PATCH4,
     "tsloop_openloop": OPEN_LOOP,
     "tsloop_onestep": {"rollout": "open_loop", "one_step_weight": 1.0},  # one-step loss, open-loop rollouts
+    # the default with the one-step loss weighted 3x: under G-computation it is the controls' only teacher
+    "tsloop_onestep3": {"one_step_weight": 3.0},
     "tsloop_balance": {"balance_weight": 0.5},  # the default plus CRN-style balancing of the state
     "tsloop_noensemble": {"control_members": 1},  # no epistemic members: noise-only effect intervals
     # controls read inside their own patch (before alignment); with patches of one row alignment changes nothing
