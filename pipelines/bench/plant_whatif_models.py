@@ -29,7 +29,11 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default 
     "tsloop_onestep": {"rollout": "open_loop", "one_step_weight": 1.0},  # one-step loss, open-loop rollouts
     # the default with the one-step loss weighted 3x: under G-computation it is the controls' only teacher
     "tsloop_onestep3": {"one_step_weight": 3.0},
+    # G-Net's training: the one-step conditionals only (no blind multi-step forecast terms)
+    "tsloop_gnet": {"blind_weight": 0.0},
     "tsloop_balance": {"balance_weight": 0.5},  # the default plus CRN-style balancing of the state
+    # CRN's recipe: multi-step training that reads the logged controls, with a balanced state
+    "tsloop_crn": {"rollout": "open_loop", "one_step_weight": 1.0, "balance_weight": 0.5},
     "tsloop_noensemble": {"control_members": 1},  # no epistemic members: noise-only effect intervals
     # controls read inside their own patch (before alignment); with patches of one row alignment changes nothing
     "tsloop_unaligned": PATCH4 | {"control_lag": None},

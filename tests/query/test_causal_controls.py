@@ -200,9 +200,6 @@ def answers(logs, tmp_path_factory) -> dict[str, Effects]:
     return {name: tsloop_effects(log, tmp_path_factory.mktemp(f"controls_{name}")) for name, log in logs.items()}
 
 
-MAIN_FAILS = "main (d80a2c1) reads the effect from the logged association; the fix (g-computation rollouts) is pending"
-
-
 def test_when_the_control_has_no_effect_then_the_estimated_effect_is_near_zero(answers):
     ok = near_zero(answers["negative"])
     assert ok, answers["negative"].numbers()

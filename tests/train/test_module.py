@@ -17,9 +17,9 @@ from tsloop.train.config import TrainConfig
 from tsloop.train.module import WorldModelModule
 
 
-def _module(dims: ChannelDims, **train) -> WorldModelModule:
+def _module(dims: ChannelDims, model: dict | None = None, **train) -> WorldModelModule:
     torch.manual_seed(0)
-    cfg = ModelConfig.preset("tiny", dims=dims, context_length=CONTEXT, horizon=HORIZON)
+    cfg = ModelConfig.preset("tiny", dims=dims, context_length=CONTEXT, horizon=HORIZON, **(model or {}))
     module = WorldModelModule(cfg.to_dict(), TrainConfig(**train).to_dict())
     module.logged = {}
     module.log = lambda name, value, **kwargs: module.logged.__setitem__(name, float(torch.as_tensor(value).detach()))
@@ -66,6 +66,19 @@ def test_when_a_validation_epoch_ends_then_select_is_crps_plus_event_bce_and_the
     assert logged["val/select"] == pytest.approx(logged["val/crps"] + logged["val/event_bce"])
     assert any(name.startswith("diag/") for name in logged)
     assert module._val == {} and module._diag_batch is None
+
+
+def test_when_only_one_step_conditionals_are_trained_then_validation_scores_them():
+    dims = ChannelDims(target=2, intervention=1)
+    batch = make_batch(dims)
+    for blind_weight, one_step in ((0.0, True), (1.0, False)):
+        module = _module(dims, {"rollout": "gcomp", "one_step_weight": 1.0, "blind_weight": blind_weight}).eval()
+        with torch.no_grad():
+            module.validation_step(batch, 0)
+            expected = (module.model.one_step_forecast(batch) if one_step else module.model(batch)).quantiles
+            other = (module.model(batch) if one_step else module.model.one_step_forecast(batch)).quantiles
+        assert torch.equal(torch.as_tensor(module._val["quantiles"][0]), expected)
+        assert not torch.equal(expected, other)
 
 
 def test_when_a_task_has_only_events_then_select_is_the_event_bce():

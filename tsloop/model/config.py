@@ -87,6 +87,7 @@ class ModelConfig:
     jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
     # -- what-if identification (set for tasks with interventions by ``for_task``) --
+    blind_weight: float = 1.0  # under gcomp: weight of the multi-step regime's forecast terms (blind to future controls; G-computation never samples it); 0 = one-step conditionals only (G-Net)
     rollout: str = "open_loop"  # sample paths: open_loop (imagine under the plan) | gcomp (feed sampled observations back)
     control_members: int = 1  # bootstrap members of the control embedding: their spread is the effect's estimation error
     policy_head: bool = False  # learn the logging operator's policy (overlap diagnostics of plans)
@@ -239,6 +240,7 @@ class ModelConfig:
              f"linear_context_covariates must be one of {CONTEXT_COVARIATES}, got {self.linear_context_covariates!r}")
         need(self.linear_covariate_units in COVARIATE_UNITS,
              f"linear_covariate_units must be one of {COVARIATE_UNITS}, got {self.linear_covariate_units!r}")
+        need(self.blind_weight >= 0, f"blind_weight must be >= 0, got {self.blind_weight}")
         need(self.balance_weight >= 0, f"balance_weight must be >= 0, got {self.balance_weight}")
         need(self.control_members >= 1, f"control_members must be >= 1, got {self.control_members}")
         need(0 <= self.outer_retention < OUTER_RETENTION_CAP,

@@ -266,11 +266,20 @@ class WorldModel(nn.Module):
         # control pathway the operator's reaction. Controls then act only through the one-step conditional.
         blind = self.drive_embed.future(without_future_controls(batch)) if cfg.rollout == "gcomp" else drive
         terms, h, q_all, logs = regime(batch, h0, blind, run, step)
+        gnet = self.one_step_only
+        if cfg.rollout == "gcomp":  # G-computation never samples the blind regime: weight it (0 = one-step only, G-Net)
+            blind_terms = ("forecast", "event")
+            terms = {name: cfg.blind_weight * value if name in blind_terms else value
+                     for name, value in terms.items() if name not in blind_terms or cfg.blind_weight > 0}
         y, mask = batch["future_target"], batch["future_target_mask"]
         if cfg.one_step_weight > 0 or self.adversary is not None:
-            one_step, before = self._one_step_loss(batch, h0, drive, run)
+            q_one, logits_one, before = self._one_step_prior(batch, h0, drive, run)[:3]
             if cfg.one_step_weight > 0:
-                terms["one_step"] = cfg.one_step_weight * one_step
+                terms["one_step"] = cfg.one_step_weight * (
+                    losses.pinball(q_one, y, mask, self.levels)
+                    + losses.event_bce(logits_one, batch["future_event"], cfg.event_pos_weight))
+            if gnet:  # the blind regime is untrained: the copula is of the one-step conditionals' PITs
+                q_all = q_one
             if self.adversary is not None:  # the adversary learns the policy; the states learn to hide it
                 hidden = losses.reverse_gradient(before, cfg.balance_weight)
                 terms["balance"] = self._policy_loss(batch, self.adversary(hidden))
@@ -334,16 +343,17 @@ class WorldModel(nn.Module):
                  "event": losses.event_bce(logits, batch["future_event"], cfg.event_pos_weight)}
         return terms, h, q_all, {"deferred_k": float(drive.shape[1])}
 
-    def _one_step_loss(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor,
-                       run: LoopRun) -> tuple[Tensor, Tensor]:
-        """Forecast loss of one imagined step taken from each teacher-forced (observed) state, and
-        those states before each patch (B, K, D).
+    def _one_step_prior(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor,
+                        run: LoopRun) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One imagined step taken from each teacher-forced (observed) state of a normalised batch:
+        its quantiles (B, H, Ct, Q) in instance units and event logits (B, H, Ce), the states
+        before each patch (B, K, D) and the states after observing each patch (B, K, D).
 
         Under a reactive logging policy the control of patch k depends on what was seen up to
         patch k-1; an open-loop rollout hides that from the model, which then learns the policy's
         correlations (more replicas <-> more load) instead of the control's effect. Stepping from
-        the observed state conditions on what the policy saw, so this term carries the
-        unconfounded transition, the one a what-if needs.
+        the observed state conditions on what the policy saw, so these conditionals carry the
+        unconfounded transition, the one a what-if needs (G-computation chains them).
         """
         obs = self.future_obs(batch, self.obs_embed)  # (B, K, D)
         posterior = self.rollout(h0, drive, obs, run)  # (B, K, D): h_k after observing patch k
@@ -353,9 +363,25 @@ class WorldModel(nn.Module):
         # the run's coefficients, not new ones: a second power-iteration update would break backward
         prior = self.step(before.reshape(b * k, d), drive.reshape(b * k, d), None, flat_run)
         q, logits = self.decode_forecast(prior.view(b, k, d), batch)
-        y, mask = batch["future_target"], batch["future_target_mask"]
-        return (losses.pinball(q, y, mask, self.levels)
-                + losses.event_bce(logits, batch["future_event"], self.cfg.event_pos_weight)), before
+        return q, logits, before, posterior
+
+    @property
+    def one_step_only(self) -> bool:
+        """True when training fits only the one-step conditionals (G-Net: ``rollout`` gcomp with
+        ``blind_weight`` 0), so that validation and the copula must score those, not the forward pass."""
+        return self.cfg.rollout == "gcomp" and self.cfg.blind_weight == 0
+
+    def one_step_forecast(self, batch: dict[str, Tensor], depth: int | None = None) -> ModelOutput:
+        """The one-step conditionals of the horizon (quantiles in scaled units): each patch forecast
+        from the state that observed every patch before it, under the batch's inputs. G-computation
+        samples by chaining these, so they are what its training and model selection score."""
+        batch, shift, scale = self.normalise(batch)
+        run = self.new_run(batch["past_target"].shape[0], depth)
+        h0 = self.encode(batch, run)
+        q, logits, _, posterior = self._one_step_prior(batch, h0, self.drive_embed.future(batch), run)
+        q = q * scale[..., None] + shift[..., None]  # back from instance units
+        return ModelOutput(q, torch.sigmoid(logits), logits, torch.cat([h0[:, None], posterior], dim=1),
+                           run.mean_loops())
 
     def _policy_loss(self, batch: dict[str, Tensor], quantiles: Tensor) -> Tensor:
         """Pinball loss of control quantiles (B, K*P, Ci, Q) read from the states before each patch
