@@ -23,14 +23,14 @@ PATCH4 = dict(WHATIF_OPTIONS)  # the demo's setting: the default with patches of
 OPEN_LOOP = {"rollout": "open_loop", "one_step_weight": 0.0}  # no correction: the naive multi-step rollout
 
 MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default (tsloop_config); None: not tsloop
-    "tsloop": {},  # the task's default: patches of one row, G-computation rollouts, 5 control members, policy head, aligned controls
+    "tsloop": {},  # the task's default: patches of one row, G-computation trained on one-step conditionals only, 5 control members, policy head, aligned controls
     "tsloop_patch4": PATCH4,
     "tsloop_openloop": OPEN_LOOP,
     "tsloop_onestep": {"rollout": "open_loop", "one_step_weight": 1.0},  # one-step loss, open-loop rollouts
-    # the default with the one-step loss weighted 3x: under G-computation it is the controls' only teacher
-    "tsloop_onestep3": {"one_step_weight": 3.0},
-    # G-Net's training: the one-step conditionals only (no blind multi-step forecast terms)
-    "tsloop_gnet": {"blind_weight": 0.0},
+    # the default until 2026-12-07: G-computation with the blind multi-step forecast terms as well
+    "tsloop_blind": {"blind_weight": 1.0},
+    # that one with the one-step loss weighted 3x: the one-step loss is the controls' only teacher
+    "tsloop_onestep3": {"one_step_weight": 3.0, "blind_weight": 1.0},
     "tsloop_balance": {"balance_weight": 0.5},  # the default plus CRN-style balancing of the state
     # CRN's recipe: multi-step training that reads the logged controls, with a balanced state
     "tsloop_crn": {"rollout": "open_loop", "one_step_weight": 1.0, "balance_weight": 0.5},
@@ -49,8 +49,8 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default 
     "tsloop_noloop": {"looped": False},
     "tsloop_unconstrained": {"constrained": False},
 }
-DEFAULT_MODELS = ("tsloop", "tsloop_patch4", "tsloop_openloop", "tsloop_onestep", "tsloop_balance", "tsloop_noensemble",
-                  "tsloop_unaligned", "gru", "ridge", "oracle", "constant")
+DEFAULT_MODELS = ("tsloop", "tsloop_blind", "tsloop_patch4", "tsloop_openloop", "tsloop_onestep", "tsloop_balance",
+                  "tsloop_noensemble", "tsloop_unaligned", "gru", "ridge", "oracle", "constant")
 REFERENCES = ("oracle", "constant")  # answered from the simulator's truth, nothing trained
 FROM_PRETRAINED = ("tsloop_pretrained",)  # trained with TrainConfig.init = 'pretrained': its size, its weights
 
