@@ -79,6 +79,13 @@ def test_when_only_one_step_conditionals_are_trained_then_validation_scores_them
             other = (module.model(batch) if one_step else module.model.one_step_forecast(batch)).quantiles
         assert torch.equal(torch.as_tensor(module._val["quantiles"][0]), expected)
         assert not torch.equal(expected, other)
+        # persistence on the same footing: the last value each step's forecast has seen (patches of 4)
+        last, p = torch.as_tensor(module._val["last"][0]), module.model.cfg.patch_len
+        assert torch.equal(last[:, :p], batch["past_target"][:, -1:].expand(-1, p, -1))
+        if one_step:
+            assert torch.equal(last[:, p:2 * p], batch["future_target"][:, p - 1:p].expand(-1, p, -1))
+        else:
+            assert torch.equal(last[:, p:2 * p], batch["past_target"][:, -1:].expand(-1, p, -1))
 
 
 def test_when_a_task_has_only_events_then_select_is_the_event_bce():

@@ -66,7 +66,7 @@ class DemoReport:
     train_time_s: float
     bundle_path: Path
     steps: int = 0  # optimizer steps trained
-    val_crps: float = float("nan")  # whole-horizon validation CRPS of the kept checkpoint (scaled units)
+    val_crps: float = float("nan")  # whole-horizon validation CRPS (val/crps) of the kept checkpoint (scaled units)
     warning: str | None = None  # set when validation says the model is not usable yet
 
 
@@ -168,8 +168,8 @@ def summary_text(report: DemoReport) -> str:
         "One answer as a user sees it (the last what-if origin), with the overlap diagnostic per plan:",
         *("  " + line for line in report.whatif_table.attrs.get("example", "").splitlines()),
         "",
-        f"training {report.steps} optimizer steps in {report.train_time_s:.0f} s (validation CRPS "
-        f"{report.val_crps:.4g}, scaled units), total {report.wall_time_s:.0f} s",
+        f"training {report.steps} optimizer steps in {report.train_time_s:.0f} s (validation CRPS of the one-step "
+        f"conditionals {report.val_crps:.4g}, scaled units), total {report.wall_time_s:.0f} s",
         f"outputs: {report.out_dir}/ (model.pt, forecast_eval.csv, whatif_eval.csv, summary.json, whatif_comparison.png)",
     ]
     if report.warning:

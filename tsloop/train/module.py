@@ -53,11 +53,20 @@ class WorldModelModule(pl.LightningModule):
             self._diag_batch = {k: v[:16] for k, v in batch.items()}
         # trained on one-step conditionals only (G-Net), the forward pass is untrained: score what is trained.
         # (Scoring them under every G-computation model was measured on suite 4, c = 0 and 1, seed 0: no better.)
-        out = self.model.one_step_forecast(batch) if self.model.one_step_only else self.model(batch)
+        one_step = self.model.one_step_only
+        out = self.model.one_step_forecast(batch) if one_step else self.model(batch)
+        past, future = batch["past_target"], batch["future_target"]
+        # persistence on the same footing: the last value the forecast of each step has seen (one-step
+        # conditionals see every patch before their own)
+        last = past[:, -1:].expand_as(future)
+        if one_step:  # step t of patch k has seen row k * P - 1 of the horizon (the context's last for k = 0)
+            p = self.model.cfg.patch_len
+            seen = torch.cat([past[:, -1:], future], dim=1)
+            last = seen[:, (torch.arange(future.shape[1], device=future.device) // p) * p]
         keep = {
             "quantiles": out.quantiles,  # (B, H, Ct, Q)
             "truth": batch["future_target"],  # (B, H, Ct)
-            "last": batch["past_target"][:, -1:].expand_as(batch["future_target"]),  # persistence forecast
+            "last": last,  # persistence forecast
             "mask": batch["future_target_mask"],
             "event_prob": out.event_prob,  # (B, H, Ce)
             "event": batch["future_event"],
