@@ -144,3 +144,5 @@ def test_blind_weight_scales_only_the_blind_forecast_terms_under_gcomp():
     assert logs[0.0]["copula"] != pytest.approx(logs[1.0]["copula"], rel=1e-3)
     with pytest.raises(SpecError, match="blind_weight"):
         model(blind_weight=-1.0)
+    with pytest.raises(SpecError, match="one_step_weight must be > 0"):  # nothing would train a forecast
+        model(rollout="gcomp", one_step_weight=0.0, blind_weight=0.0)

@@ -241,6 +241,9 @@ class ModelConfig:
         need(self.linear_covariate_units in COVARIATE_UNITS,
              f"linear_covariate_units must be one of {COVARIATE_UNITS}, got {self.linear_covariate_units!r}")
         need(self.blind_weight >= 0, f"blind_weight must be >= 0, got {self.blind_weight}")
+        need(self.blind_weight > 0 or self.rollout != "gcomp" or self.one_step_weight > 0,
+             "blind_weight 0 under rollout 'gcomp' trains the one-step conditionals only, so one_step_weight must be "
+             f"> 0 (got {self.one_step_weight}); otherwise no forecast term is trained")
         need(self.balance_weight >= 0, f"balance_weight must be >= 0, got {self.balance_weight}")
         need(self.control_members >= 1, f"control_members must be >= 1, got {self.control_members}")
         need(0 <= self.outer_retention < OUTER_RETENTION_CAP,

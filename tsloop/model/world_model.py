@@ -266,11 +266,12 @@ class WorldModel(nn.Module):
         # control pathway the operator's reaction. Controls then act only through the one-step conditional.
         blind = self.drive_embed.future(without_future_controls(batch)) if cfg.rollout == "gcomp" else drive
         terms, h, q_all, logs = regime(batch, h0, blind, run, step)
-        gnet = self.one_step_only
         if cfg.rollout == "gcomp":  # G-computation never samples the blind regime: weight it (0 = one-step only, G-Net)
-            blind_terms = ("forecast", "event")
-            terms = {name: cfg.blind_weight * value if name in blind_terms else value
-                     for name, value in terms.items() if name not in blind_terms or cfg.blind_weight > 0}
+            for name in ("forecast", "event"):
+                if cfg.blind_weight > 0:
+                    terms[name] = cfg.blind_weight * terms[name]
+                else:
+                    del terms[name]
         y, mask = batch["future_target"], batch["future_target_mask"]
         if cfg.one_step_weight > 0 or self.adversary is not None:
             q_one, logits_one, before = self._one_step_prior(batch, h0, drive, run)[:3]
@@ -278,7 +279,7 @@ class WorldModel(nn.Module):
                 terms["one_step"] = cfg.one_step_weight * (
                     losses.pinball(q_one, y, mask, self.levels)
                     + losses.event_bce(logits_one, batch["future_event"], cfg.event_pos_weight))
-            if gnet:  # the blind regime is untrained: the copula is of the one-step conditionals' PITs
+            if self.one_step_only:  # the blind regime is untrained: the copula is of the one-step conditionals' PITs
                 q_all = q_one
             if self.adversary is not None:  # the adversary learns the policy; the states learn to hide it
                 hidden = losses.reverse_gradient(before, cfg.balance_weight)
@@ -374,7 +375,7 @@ class WorldModel(nn.Module):
     def one_step_forecast(self, batch: dict[str, Tensor], depth: int | None = None) -> ModelOutput:
         """The one-step conditionals of the horizon (quantiles in scaled units): each patch forecast
         from the state that observed every patch before it, under the batch's inputs. G-computation
-        samples by chaining these, so they are what its training and model selection score."""
+        samples by chaining these; a model trained on them alone (``one_step_only``) is validated on them."""
         batch, shift, scale = self.normalise(batch)
         run = self.new_run(batch["past_target"].shape[0], depth)
         h0 = self.encode(batch, run)
