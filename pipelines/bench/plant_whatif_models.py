@@ -31,6 +31,8 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default 
     "tsloop_blind": {"blind_weight": 1.0},
     # that one with the one-step loss weighted 3x: the one-step loss is the controls' only teacher
     "tsloop_onestep3": {"one_step_weight": 3.0, "blind_weight": 1.0},
+    # the default whose one-step prior also injects the previous observation (the last value reaches the conditional directly)
+    "tsloop_priorobs": {"prior_obs": True},
     "tsloop_balance": {"balance_weight": 0.5},  # the default plus CRN-style balancing of the state
     # CRN's recipe: multi-step training that reads the logged controls, with a balanced state
     "tsloop_crn": {"rollout": "open_loop", "one_step_weight": 1.0, "balance_weight": 0.5},

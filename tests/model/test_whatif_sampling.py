@@ -146,3 +146,37 @@ def test_blind_weight_scales_only_the_blind_forecast_terms_under_gcomp():
         model(blind_weight=-1.0)
     with pytest.raises(SpecError, match="one_step_weight must be > 0"):  # nothing would train a forecast
         model(rollout="gcomp", one_step_weight=0.0, blind_weight=0.0)
+
+
+@pytest.mark.parametrize("prior_obs", [False, True])
+def test_gcomp_sampler_chains_exactly_the_one_step_conditionals(prior_obs):
+    """A G-computation path is the chain of the one-step conditionals that training fits: scoring the
+    path itself as the observed horizon, one_step_forecast gives back the quantiles each draw came from."""
+    from tsloop.model.sampling import interpolate_quantiles
+
+    m = model(rollout="gcomp", copula_rho=0.0, event_rho=0.0, prior_obs=prior_obs).eval()
+    batch = make_batch()
+    eps = noise(1)
+    paths = m.sample_paths(batch, 1, noise=eps)
+    observed = dict(batch, future_target=paths.target[0], future_target_mask=torch.ones_like(paths.target[0]),
+                    future_event=paths.event[0])
+    with torch.no_grad():
+        q = m.one_step_forecast(observed).quantiles  # (B, H, Ct, Q) data units
+    redrawn = interpolate_quantiles(q, m.levels, torch.special.ndtr(eps[0, ..., :2]))
+    assert torch.allclose(redrawn, paths.target[0], atol=1e-4)
+
+
+def test_prior_obs_lets_the_one_step_prior_read_the_previous_observation():
+    """With prior_obs the conditional of patch k depends on patch k-1's observation through the step's
+    injection as well; it still never reads its own patch or a later one."""
+    batch = make_batch()
+    moved = dict(batch, future_target=batch["future_target"].clone())
+    moved["future_target"][:, 4:8] += 3.0  # the second patch
+    outs = {}
+    for prior_obs in (False, True):
+        m = model(rollout="gcomp", prior_obs=prior_obs).eval()
+        with torch.no_grad():
+            a, b = m.one_step_forecast(batch, depth=4), m.one_step_forecast(moved, depth=4)
+        assert torch.equal(a.quantiles[:, :8], b.quantiles[:, :8])
+        outs[prior_obs] = (a.quantiles[:, 8:12] - b.quantiles[:, 8:12]).abs().mean()
+    assert outs[True] > 0 and not torch.isclose(outs[True], outs[False])

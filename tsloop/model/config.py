@@ -86,6 +86,7 @@ class ModelConfig:
     ema_decay: float = 0.99  # target-encoder EMA decay per optimizer step
     jacobian_weight: float = 0.01  # lambda_J of the latent-step Jacobian penalty; 0 = off
     one_step_weight: float = 0.0  # one-step prior from teacher-forced states: unconfounded transition signal
+    prior_obs: bool = False  # the one-step prior's step injects the previous patch's observation (else the null observation): the conditional sees the last value directly, not only through the state
     # -- what-if identification (set for tasks with interventions by ``for_task``) --
     blind_weight: float = 1.0  # under gcomp: weight of the multi-step regime's forecast terms (blind to future controls; G-computation never samples it); 0 = one-step conditionals only (G-Net)
     rollout: str = "open_loop"  # sample paths: open_loop (imagine under the plan) | gcomp (feed sampled observations back)

@@ -44,7 +44,7 @@ def policy_inputs(model: nn.Module, batch: dict[str, Tensor], future_target: Ten
     (R, K, D) each, for a normalised batch of R rows and the horizon's (observed or drawn)
     targets (R, H, Ct) in instance units, their mask (None: all seen) and events (R, H, Ce)."""
     with torch.no_grad():
-        last = model.obs_embed(batch["past_target"], batch["past_target_mask"], batch["past_event"], True)[:, -1:]
+        last = model.last_context_obs(batch)
         mask = torch.ones_like(future_target) if future_mask is None else future_mask
         future = model.obs_embed(future_target, mask, future_event, False)
         seen = torch.cat([last, future[:, :-1]], dim=1)  # (R, K, D): patch k-1's observation

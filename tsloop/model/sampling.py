@@ -18,7 +18,8 @@ Two rollouts (``ModelConfig.rollout``):
   operator scaled out *because* load rose): a biased what-if under a reacting operator.
 * ``gcomp`` (G-computation, Robins' g-formula as G-Net samples it): each path steps one patch at
   a time from its own state, draws that patch's values from the one-step conditional, observes
-  them (the observed-step regime the one-step loss trains) and steps on. Every conditional is
+  them (the observed-step regime the one-step loss trains) and steps on (with ``prior_obs``, the
+  step into patch k also injects the path's draw of patch k-1, as that loss trains it). Every conditional is
   given the full simulated history, so the effect of a plan is identified under sequential
   ignorability (the operator reacted only to what the history shows).
 
@@ -166,8 +167,10 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
     linear = model.linear_path(normed) if model.linear_path is not None else None  # (B, H, Ct)
     uu = u.transpose(0, 1).reshape(b * s, *u.shape[2:])  # (B*S, H, C) in the rows' order
     targets, events, probs = [], [], []
+    # under prior_obs each prior step injects the path's previous observation, as the one-step loss trains it
+    seen = model.last_context_obs(rows)[:, 0] if getattr(cfg, "prior_obs", False) else None
     for k in range(drive.shape[1]):
-        prior = model.step(h, drive[:, k], None, run)
+        prior = model.step(h, drive[:, k], seen, run)
         q, logits = model.decode(prior[:, None])  # (B*S, P, Ct, Q), (B*S, P, Ce)
         span = slice(k * p, min((k + 1) * p, cfg.horizon))
         n = span.stop - span.start
@@ -181,6 +184,7 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
         if k + 1 < drive.shape[1]:  # observe the drawn patch: the observed-step regime
             e = model.obs_embed(y, torch.ones_like(y), event, False)[:, 0]
             h = model.step(h, drive[:, k], e, run)
+            seen = e if seen is not None else None
     unflat = lambda x: x.view(b, s, *x.shape[1:]).transpose(0, 1)  # (B*S, ...) -> (S, B, ...)
     target = unflat(torch.cat(targets, 1)) * scale + shift  # back from instance units
     return target, unflat(torch.cat(events, 1)), unflat(torch.cat(probs, 1)).mean(0)

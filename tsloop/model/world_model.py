@@ -223,6 +223,11 @@ class WorldModel(nn.Module):
             e = torch.where(drop[..., None], self.null_obs, e)
         return e, self.drive_embed.context(batch)
 
+    def last_context_obs(self, batch: dict[str, Tensor]) -> Tensor:
+        """Embedding of the context's last observed patch (B, 1, D), never dropped out: what the
+        one-step prior of the first horizon patch injects under ``prior_obs``."""
+        return self.obs_embed(batch["past_target"], batch["past_target_mask"], batch["past_event"], True)[:, -1:]
+
     def token_injection(self, e: Tensor, u: Tensor) -> Tensor:
         """Injected signal p of context tokens (B, n, D): no previous state, a position embedding."""
         return self.prelude(e, u + self.position)
@@ -361,8 +366,11 @@ class WorldModel(nn.Module):
         before = torch.cat([h0[:, None], posterior[:, :-1]], dim=1)  # state before each patch
         b, k, d = before.shape
         flat_run = run.untraced(depth=run.depth.repeat_interleave(k))
+        seen = None
+        if self.cfg.prior_obs:  # patch k's step injects patch k-1's observation (the context's last for k = 0)
+            seen = torch.cat([self.last_context_obs(batch), obs[:, :-1]], dim=1).reshape(b * k, d)
         # the run's coefficients, not new ones: a second power-iteration update would break backward
-        prior = self.step(before.reshape(b * k, d), drive.reshape(b * k, d), None, flat_run)
+        prior = self.step(before.reshape(b * k, d), drive.reshape(b * k, d), seen, flat_run)
         q, logits = self.decode_forecast(prior.view(b, k, d), batch)
         return q, logits, before, posterior
 
