@@ -168,7 +168,8 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
     uu = u.transpose(0, 1).reshape(b * s, *u.shape[2:])  # (B*S, H, C) in the rows' order
     targets, events, probs = [], [], []
     # under prior_obs each prior step injects the path's previous observation, as the one-step loss trains it
-    seen = model.last_context_obs(rows)[:, 0] if getattr(cfg, "prior_obs", False) else None
+    prior_obs = getattr(cfg, "prior_obs", False)
+    seen = model.last_context_obs(normed)[:, 0].repeat_interleave(s, 0) if prior_obs else None  # (B*S, D)
     for k in range(drive.shape[1]):
         prior = model.step(h, drive[:, k], seen, run)
         q, logits = model.decode(prior[:, None])  # (B*S, P, Ct, Q), (B*S, P, Ce)
@@ -184,7 +185,8 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
         if k + 1 < drive.shape[1]:  # observe the drawn patch: the observed-step regime
             e = model.obs_embed(y, torch.ones_like(y), event, False)[:, 0]
             h = model.step(h, drive[:, k], e, run)
-            seen = e if seen is not None else None
+            if prior_obs:
+                seen = e
     unflat = lambda x: x.view(b, s, *x.shape[1:]).transpose(0, 1)  # (B*S, ...) -> (S, B, ...)
     target = unflat(torch.cat(targets, 1)) * scale + shift  # back from instance units
     return target, unflat(torch.cat(events, 1)), unflat(torch.cat(probs, 1)).mean(0)
