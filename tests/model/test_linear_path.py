@@ -1,6 +1,7 @@
 """The direct linear path (tsloop/model/linear_path.py): zero at start, masked steps unread, one
 context map shared by target channels, covariate maps only where they fit, their units, the
-per-step known MLP, and configs saved before the context-covariate map."""
+per-step known MLP, the monomial terms of the known row, and configs saved before the
+context-covariate map or the monomials."""
 
 from __future__ import annotations
 
@@ -122,15 +123,32 @@ def test_the_per_step_known_mlp_responds_nonlinearly_to_the_known_row():
     assert not torch.allclose(two - base, 2 * (one - base), atol=1e-4)  # a linear map would double
 
 
+def test_the_monomial_term_is_every_product_of_degree_two_to_three_of_a_step_s_known_row_in_task_units():
+    lp = path(linear_known_poly=3, linear_known_full=False, linear_context_covariates="none")
+    assert lp.known_poly.shape == (HORIZON, 7, 2)  # x0^2, x0 x1, x1^2, x0^3, x0^2 x1, x0 x1^2, x1^3
+    with torch.no_grad():
+        lp.known_poly.normal_(0.0, 0.3)
+    batch = make_batch(COV_DIMS)
+    scale = torch.rand(4, 1, 2) + 0.5
+    x0, x1 = batch["future_known"][..., 0], batch["future_known"][..., 1]
+    terms = torch.stack([x0 * x0, x0 * x1, x1 * x1, x0 ** 3, x0 * x0 * x1, x0 * x1 * x1, x1 ** 3], dim=-1)
+    expected = torch.einsum("bhm,hmc->bhc", terms, lp.known_poly) / scale
+    without = {k: v for k, v in batch.items() if k != "future_known"}
+    assert torch.allclose(lp(dict(batch, target_scale=scale)) - lp(without), expected, atol=1e-5)
+    assert path(linear_known_poly=2).known_poly.shape == (HORIZON, 3, 2)
+    assert path(linear_known_poly=0).known_poly is None and _path(dims=ChannelDims(target=1)).known_poly is None
+
+
 def test_gradients_reach_every_direct_map_through_the_model_loss():
     dims = ChannelDims(target=2, past_exog=1, known_future=1, event=1)
-    model = tiny_model(dims, linear_known_hidden=8)
+    model = tiny_model(dims, linear_known_hidden=8, linear_known_poly=3)
     loss, _ = model.loss(make_batch(dims))
     loss.backward()
     lp = model.linear_path
     for name in ("past_full", "known", "known_full"):
         assert getattr(lp, name).grad.abs().sum() > 0, name
     assert lp.known_mlp[-1].weight.grad.abs().sum() > 0
+    assert lp.known_poly.grad.abs().sum() > 0
 
 
 def test_a_config_saved_before_the_covariate_map_loads_without_it_and_the_first_switch_is_read():
@@ -141,10 +159,13 @@ def test_a_config_saved_before_the_covariate_map_loads_without_it_and_the_first_
     assert ModelConfig.from_dict({**old, "linear_past_covariates": True}).linear_context_covariates == "all"
     assert ModelConfig.from_dict({**old, "linear_past_covariates": False}).linear_context_covariates == "none"
     assert ModelConfig.from_dict(cfg.to_dict()).linear_context_covariates == "known"
+    del old["linear_known_poly"]
+    assert ModelConfig.from_dict(old).linear_known_poly == 0  # saved before the monomials: built without them
 
 
 @pytest.mark.parametrize("bad", [dict(linear_known_hidden=-1), dict(linear_covariate_units="raw"),
-                                 dict(linear_context_covariates=True)])
+                                 dict(linear_context_covariates=True), dict(linear_known_poly=1),
+                                 dict(linear_known_poly=-2)])
 def test_bad_settings_are_refused_with_the_allowed_values(bad):
     with pytest.raises(SpecError, match="linear_"):
         ModelConfig.preset("tiny", dims=COV_DIMS, context_length=CONTEXT, horizon=HORIZON, **bad)

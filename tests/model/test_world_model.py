@@ -221,3 +221,33 @@ def test_when_the_stack_is_unshared_then_every_block_is_trained():
     model.loss(make_batch(ALL_DIMS), step=100)[0].backward()
     grads = [block.f[0].weight.grad for block in model.core.blocks]
     assert len(grads) == 8 and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def _spread_batch(dims: ChannelDims, spreads: list[float]) -> dict[str, torch.Tensor]:
+    """A batch with no missing targets whose window b has context spread ``spreads[b]``, mean 1."""
+    batch = make_batch(dims, batch=len(spreads), missing=0.0)
+    past, future = batch["past_target"], batch["future_target"]
+    mean, std = past.mean(1, keepdim=True), past.std(1, unbiased=False, keepdim=True)
+    s = torch.tensor(spreads).view(-1, 1, 1)
+    return dict(batch, past_target=(past - mean) / std * s + 1.0, future_target=(future - mean) / std * s + 1.0)
+
+
+def test_task_loss_units_weight_each_window_s_forecast_error_by_its_context_spread():
+    dims = ChannelDims(target=2, known_future=1)
+    instance = tiny_model(dims, one_step_weight=0.5)
+    task = tiny_model(dims, one_step_weight=0.5, loss_units="task")
+    task.load_state_dict(instance.state_dict())
+    instance.train(), task.train()
+
+    def loss(model, batch):
+        torch.manual_seed(3)  # the same depths, K and dropout for both
+        return model.loss(batch)[1]
+
+    equal = _spread_batch(dims, [2.0] * 4)  # every window alike: a weighted mean with equal weights is the mean
+    a, b = loss(instance, equal), loss(task, equal)
+    assert a["forecast"] == pytest.approx(b["forecast"], rel=1e-5) and a["one_step"] == pytest.approx(b["one_step"], rel=1e-5)
+    spread = _spread_batch(dims, [0.2, 1.0, 5.0, 25.0])
+    normed = task.normalise(spread)[0]
+    assert torch.allclose(task.fit_weight(normed), normed["future_target_mask"] * normed["target_scale"])
+    assert torch.equal(instance.fit_weight(normed), normed["future_target_mask"])
+    assert loss(instance, spread)["forecast"] != pytest.approx(loss(task, spread)["forecast"], rel=1e-3)

@@ -156,6 +156,10 @@ def training_report(result, experiment: str, ui: str | None) -> str:
         from tsloop.train.init import InitReport
 
         lines.append(InitReport(**result.extra["init"]).summary())
+    if result.extra.get("prefit"):
+        fit = result.extra["prefit"]
+        lines.append(f"direct path: least squares on {fit['windows']} training windows, mean squared error "
+                     f"{fit['before']:.4f} -> {fit['after']:.4f} (instance units)")
     for key in sorted(k for k in result.metrics if k.startswith("val/")):
         lines.append(f"  {key:<22} {result.metrics[key]:.4f}")
     if "diag/certified_outer" in result.metrics:

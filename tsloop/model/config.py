@@ -26,6 +26,7 @@ EXIT_RULES = ("none", "delta", "second_diff", "gate", "gate_cdf")
 ROLLOUTS = ("open_loop", "gcomp")
 COVARIATE_UNITS = ("instance", "task")
 CONTEXT_COVARIATES = ("none", "known", "all")
+LOSS_UNITS = ("instance", "task")  # ModelConfig.loss_units
 OUTER_RETENTION_CAP = 0.99  # lambda < 1: a convex mix with a contraction stays a contraction
 LINEAR_FULL_MAX = 100_000  # weights of the linear path's full known-future map above which only the per-step map is used
 LINEAR_CONTEXT_MAX = 20_000  # weights of the linear path's context-covariate map above which it is left out (EPF's 8,064 helped; the demo's 46,080 and ETTh1 MS's 55,296 cost accuracy)
@@ -98,7 +99,9 @@ class ModelConfig:
     linear_known_full: bool = True  # linear path also maps every known-future step to every horizon step (if <= LINEAR_FULL_MAX weights; EPF NP MSE 0.248 -> 0.237)
     linear_context_covariates: str = "known"  # covariates over the context that the linear path maps to the horizon (if <= LINEAR_CONTEXT_MAX weights): none | known (known-future inputs; EPF NP MSE 0.236 -> 0.214) | all (past-only too; ETTh1 MS 0.056 -> 0.063)
     linear_known_hidden: int = 0  # width of a per-step MLP of the known-future row in the linear path (a nonlinear response, e.g. price to load); 0 = off
+    linear_known_poly: int = 3  # degree of per-step monomials of the known-future row (products and powers, 2..degree) mapped linearly in the task's units; 0 = off
     linear_covariate_units: str = "instance"  # units of the covariate terms: "instance" (scaled by the context's spread, as the target's) | "task" (as ridge)
+    loss_units: str = "instance"  # units the forecast pinball is averaged in under instance_norm: "instance" (every window alike) | "task" (each window weighted by its context's spread, as the task's metrics weigh it)
     instance_norm: bool = True  # RevIN: targets in units of each window's own context mean/std (EPF NP MSE 0.67 -> 0.25)
     # -- ablations --
     constrained: bool = True  # False: A-bar and F free, no gamma cap, no spectral norm
@@ -198,6 +201,10 @@ class ModelConfig:
             data = {**data, "control_lag": None}
         if "linear_context_covariates" not in data:  # written before the direct path read the context's covariates
             data = {**data, "linear_context_covariates": "none"}
+        if "loss_units" not in data:  # written before the option: trained in instance units
+            data = {**data, "loss_units": "instance"}
+        if "linear_known_poly" not in data:  # written before the direct path had monomial terms
+            data = {**data, "linear_known_poly": 0}
         try:
             return cls(**data)
         except TypeError as err:
@@ -236,6 +243,9 @@ class ModelConfig:
         need(self.event_pos_weight > 0, "event_pos_weight must be > 0")
         need(self.control_lag in (None, 0, 1), f"control_lag must be 0, 1 or None, got {self.control_lag!r}")
         need(self.rollout in ROLLOUTS, f"rollout must be one of {ROLLOUTS}, got {self.rollout!r}")
+        need(self.loss_units in LOSS_UNITS, f"loss_units must be one of {LOSS_UNITS}, got {self.loss_units!r}")
+        need(self.linear_known_poly == 0 or self.linear_known_poly >= 2,
+             "linear_known_poly must be 0 (off) or a degree >= 2 (the linear terms are always there)")
         need(self.linear_known_hidden >= 0, "linear_known_hidden must be >= 0 (0 = no per-step MLP)")
         need(self.linear_context_covariates in CONTEXT_COVARIATES,
              f"linear_context_covariates must be one of {CONTEXT_COVARIATES}, got {self.linear_context_covariates!r}")

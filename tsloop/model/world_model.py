@@ -282,7 +282,7 @@ class WorldModel(nn.Module):
             q_one, logits_one, before = self._one_step_prior(batch, h0, drive, run)[:3]
             if cfg.one_step_weight > 0:
                 terms["one_step"] = cfg.one_step_weight * (
-                    losses.pinball(q_one, y, mask, self.levels)
+                    losses.pinball(q_one, y, self.fit_weight(batch), self.levels)
                     + losses.event_bce(logits_one, batch["future_event"], cfg.event_pos_weight))
             if self.one_step_only:  # the blind regime is untrained: the copula is of the one-step conditionals' PITs
                 q_all = q_one
@@ -306,6 +306,16 @@ class WorldModel(nn.Module):
         logs.update(loss=float(total.detach()), loops=run.mean_loops())
         return total, logs
 
+    def fit_weight(self, batch: dict[str, Tensor]) -> Tensor:
+        """Weights (B, H, Ct) of the forecast pinball terms of a normalised batch: the target mask, times
+        each window's context spread under ``loss_units="task"``. The pinball is a weighted mean, so the
+        loss then averages the errors as they are in the task's units, the units of its metrics,
+        instead of weighting a calm window's error up by its small spread."""
+        mask = batch["future_target_mask"]
+        if self.cfg.loss_units == "task" and "target_scale" in batch:
+            return mask * batch["target_scale"]
+        return mask
+
     def _deferred_terms(self, batch: dict[str, Tensor], h0: Tensor, drive: Tensor, run: LoopRun,
                         step: int) -> tuple[dict[str, Tensor], Tensor, Tensor, dict[str, float]]:
         """Deferred decoding: roll K outer steps, decode only the terminal patch; consistency and path terms.
@@ -320,7 +330,7 @@ class WorldModel(nn.Module):
         h = self.rollout(h0, drive[:, :k], run=run)  # (B, K, D)
         q, logits = self.decode_forecast(h[:, -1:], batch, first=k - 1)
         span = slice((k - 1) * p, min(k * p, cfg.horizon))
-        terms = {"forecast": losses.pinball(q, y[:, span], mask[:, span], self.levels),
+        terms = {"forecast": losses.pinball(q, y[:, span], self.fit_weight(batch)[:, span], self.levels),
                  "event": losses.event_bce(logits, events[:, span], cfg.event_pos_weight)}
         target = self.future_obs(batch, self.target_obs_embed)[:, :k]
         terms["consist"] = cfg.consist_weight * losses.consistency(self.projector(h), target)
@@ -345,7 +355,7 @@ class WorldModel(nn.Module):
         cfg = self.cfg
         h = self.rollout(h0, drive, run=run)
         q_all, logits = self.decode_forecast(h, batch)
-        terms = {"forecast": losses.pinball(q_all, batch["future_target"], batch["future_target_mask"], self.levels),
+        terms = {"forecast": losses.pinball(q_all, batch["future_target"], self.fit_weight(batch), self.levels),
                  "event": losses.event_bce(logits, batch["future_event"], cfg.event_pos_weight)}
         return terms, h, q_all, {"deferred_k": float(drive.shape[1])}
 

@@ -67,6 +67,10 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
     if init:
         client.log_dict(run_id, init, "init.json")
     logger.log_metrics({"wall_time_s": result.wall_time_s})
+    prefit = result.extra.get("prefit")
+    if prefit:  # the direct path's least-squares start (TrainConfig.direct_path)
+        logger.log_metrics({"prefit/mse_before": prefit["before"], "prefit/mse_after": prefit["after"],
+                            "prefit/windows": prefit["windows"]})
     client.log_artifact(run_id, str(result.bundle_path), "model")
     if result.best_checkpoint:
         client.log_artifact(run_id, result.best_checkpoint, "checkpoints")

@@ -122,6 +122,14 @@ def fit(
     if train_config.init:  # on resume too: the checkpoint then restores the weights, the same ones stay frozen
         init = initialise(module.model, train_config.init)
         freeze(module.model, train_config.finetune, init)
+    # the direct path's least-squares start (a resumed run's checkpoint restores it)
+    prefit = None
+    if train_config.direct_path != "joint" and module.model.linear_path is not None:
+        if ckpt_path is None:
+            from tsloop.train.prefit import prefit_direct_path, training_batches
+            prefit = prefit_direct_path(module.model, training_batches(task, seed=train_config.seed))
+        if train_config.direct_path == "fixed":
+            module.model.linear_path.requires_grad_(False)
     run_id = getattr(logger, "run_id", None)
 
     checkpoint = ModelCheckpoint(
@@ -202,7 +210,8 @@ def fit(
     steps = int(trainer.global_step)
     return FitResult(bundle_path, run_id, metrics, wall, out_dir, best, steps=steps, threads=threads,
                      warning=usability(metrics, steps), rank_zero=trainer.is_global_zero,
-                     extra={"init": init.to_dict()} if init else {}, device=device_name(trainer))
+                     extra={**({"init": init.to_dict()} if init else {}), **({"prefit": prefit} if prefit else {})},
+                     device=device_name(trainer))
 
 
 def device_name(trainer) -> str:
