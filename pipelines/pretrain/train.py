@@ -65,7 +65,10 @@ SERIES, STEP, VALUE = "series", "step", "value"  # columns of the univariate fra
 EXPERIMENT = "tsloop-pretrain"
 COMPUTE = "compute.json"
 # pretraining's own defaults for TrainConfig fields (the flags still override them)
-TRAIN_DEFAULTS = dict(accelerator="auto", batch_size=128, val_stride=16, checkpoint_every=500, max_epochs=1000)
+# direct_path "joint": the shipped model was pretrained so, and a task's direct path is fitted to that task
+# anyway when the model is fine-tuned (``tsloop train --init pretrained``)
+TRAIN_DEFAULTS = dict(accelerator="auto", batch_size=128, val_stride=16, checkpoint_every=500, max_epochs=1000,
+                      direct_path="joint")
 
 
 @dataclass(frozen=True)
