@@ -83,6 +83,7 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
         # the direct path fitted alone by least squares first (tsloop/train/prefit.py)
         "tsloop_prefit": dict(train={"direct_path": "prefit"}, tag="_prefit"),
         "tsloop_prefit_poly": dict(overrides={"linear_known_poly": 3}, train={"direct_path": "prefit"}, tag="_prefit_poly"),
+        "tsloop_joint": dict(overrides={"linear_known_poly": 0}, train={"direct_path": "joint"}, tag="_joint"),  # the defaults of 2026-12-06
         "tsloop_fixed_poly": dict(overrides={"linear_known_poly": 3}, train={"direct_path": "fixed"}, tag="_fixed_poly"),
         "tsloop_poly_task": dict(overrides={"linear_known_poly": 3, "linear_covariate_units": "task"}, tag="_poly_task"),
     }

@@ -38,8 +38,8 @@ def test_when_training_finishes_then_the_run_has_config_metrics_diagnostics_and_
     # selection scores the whole horizon: CRPS plus event BCE (the tiny task has events)
     assert metrics["val/select"] == pytest.approx(metrics["val/crps"] + metrics.get("val/event_bce", 0.0), rel=1e-6)
     assert 0 < metrics["diag/retention_min"] <= metrics["diag/retention_max"] < 1
-    # the default direct path starts at its least-squares fit (TrainConfig.direct_path="fixed")
-    assert 0 < metrics["prefit/mse_after"] < metrics["prefit/mse_before"] and metrics["prefit/windows"] > 0
+    # a task with interventions trains its direct path jointly (TrainConfig.direct_path="auto"): no least-squares fit
+    assert not any(key.startswith("prefit/") for key in metrics)
     assert metrics["diag/certified_bound"] <= 0.9 + 1e-6
     files = _artifacts(client, trained.run_id)
     for expected in ("model/model.pt", "checkpoints/best.ckpt", "plots/learning_curves.png",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tsloop.data.batch import ChannelDims
 from tsloop.model import ModelConfig, WorldModel
-from tsloop.train.prefit import prefit_direct_path, training_batches
+from tsloop.errors import SpecError
+from tsloop.train.config import TrainConfig
+from tsloop.train.prefit import direct_path_mode, prefit_direct_path, training_batches
 from tests.model.conftest import CONTEXT, HORIZON, make_batch
 
 DIMS = ChannelDims(target=1, known_future=2)
@@ -87,3 +90,14 @@ def test_training_with_a_fixed_direct_path_keeps_its_least_squares_fit_and_prefi
         assert value.abs().sum() > 0, name
         assert torch.allclose(paths["fixed"][name], value, atol=1e-6), name
     assert any(not torch.allclose(paths["prefit"][k], v, atol=1e-6) for k, v in paths["fixed"].items())
+
+
+def test_auto_fixes_the_path_of_a_forecasting_model_and_trains_a_what_if_model_s_jointly():
+    forecast = ModelConfig.preset("tiny", dims=DIMS, context_length=CONTEXT, horizon=HORIZON)
+    whatif = ModelConfig.preset("tiny", dims=ChannelDims(target=1, intervention=1), context_length=CONTEXT,
+                                horizon=HORIZON)
+    assert TrainConfig().direct_path == "auto"
+    assert direct_path_mode("auto", forecast) == "fixed" and direct_path_mode("auto", whatif) == "joint"
+    assert all(direct_path_mode(m, whatif) == m for m in ("fixed", "prefit", "joint"))
+    with pytest.raises(SpecError, match="direct_path must be one of"):
+        TrainConfig(direct_path="least-squares")

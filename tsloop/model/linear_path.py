@@ -34,9 +34,10 @@ The covariate terms are in instance units (scaled by the context's spread, like 
 term) or, with ``linear_covariate_units="task"``, in the task's scaled units, as ridge reads them.
 Interventions are not read here: a plan's effect on the forecast comes only through the looped
 dynamics. Every map starts at zero, so an untrained model forecasts exactly as the looped decoder
-alone. Training (``TrainConfig.direct_path``, default ``"fixed"``) then sets the path to its
+alone. Training (``TrainConfig.direct_path``, default ``"auto"``) then sets the path to its
 least-squares fit on the training windows and keeps it there, and the looped model learns the
-residual (``tsloop/train/prefit.py``).
+residual (``tsloop/train/prefit.py``); a model with interventions trains it jointly instead, and
+its what-if defaults leave the monomials out (``WHATIF_DEFAULTS``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from tsloop.errors import SpecError
 from tsloop.train.schedule import SCHEDULES
 
 FINETUNE = ("all", "heads")  # TrainConfig.finetune
-DIRECT_PATH = ("joint", "prefit", "fixed")  # TrainConfig.direct_path
+DIRECT_PATH = ("auto", "fixed", "prefit", "joint")  # TrainConfig.direct_path
 
 
 @dataclass
@@ -39,7 +39,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # also write last.ckpt every N optimizer steps (0 = at epoch ends only)
     range_margin: float | None = 1.0  # forecasts are clipped to the train range widened by this many widths; None = off
     init: str | None = None  # start from a pretrained model: 'pretrained' (the shipped one) or a model file; copies every weight whose name and shape match
-    direct_path: str = "fixed"  # the direct linear path: fixed (least squares on the training windows, then frozen: prefit.py) | prefit (least squares, then trained with the rest) | joint (trained with the rest from zero)
+    direct_path: str = "auto"  # the direct linear path: fixed (least squares on the training windows, then frozen: prefit.py) | prefit (least squares, then trained with the rest) | joint (trained with the rest from zero) | auto (fixed, or joint for a task with interventions)
     finetune: str = "all"  # with init: 'all' trains every weight; 'heads' freezes the looped core's copied weights (embeddings, heads and linear path train)
 
     def __post_init__(self) -> None:
@@ -52,7 +52,7 @@ class TrainConfig:
         if self.direct_path not in DIRECT_PATH:
             raise SpecError(f"direct_path must be one of {DIRECT_PATH}, got {self.direct_path!r}: 'joint' trains the "
                             "direct linear path with the rest, 'prefit' starts it at its least-squares fit, 'fixed' "
-                            "also keeps it there")
+                            "also keeps it there, 'auto' is 'fixed' except for tasks with interventions ('joint')")
         if self.lr_schedule not in SCHEDULES:
             raise SpecError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
 

@@ -36,6 +36,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from tsloop.bundle import Bundle
 from tsloop.errors import CheckpointError, TsloopError
 from tsloop.train.callbacks import DivergenceGuard, RngState
+from tsloop.train.prefit import direct_path_mode, prefit_direct_path, training_batches
 from tsloop.train.config import TrainConfig
 from tsloop.train.datamodule import TelemetryDataModule
 from tsloop.train.init import freeze, initialise
@@ -123,12 +124,11 @@ def fit(
         init = initialise(module.model, train_config.init)
         freeze(module.model, train_config.finetune, init)
     # the direct path's least-squares start (a resumed run's checkpoint restores it)
-    prefit = None
-    if train_config.direct_path != "joint" and module.model.linear_path is not None:
+    prefit, direct = None, direct_path_mode(train_config.direct_path, module.model.cfg)
+    if direct != "joint" and module.model.linear_path is not None:
         if ckpt_path is None:
-            from tsloop.train.prefit import prefit_direct_path, training_batches
             prefit = prefit_direct_path(module.model, training_batches(task, seed=train_config.seed))
-        if train_config.direct_path == "fixed":
+        if direct == "fixed":
             module.model.linear_path.requires_grad_(False)
     run_id = getattr(logger, "run_id", None)
 
