@@ -95,8 +95,8 @@ def test_when_training_with_stream_then_the_batches_and_metrics_equal_in_memory_
             super().__init__(*args, callbacks=[*callbacks, Recorder()], **kwargs)
 
     monkeypatch.setattr(pl, "Trainer", RecordedTrainer)
-    # one thread for both: the direct path's least-squares start sums in the thread count's order, and its
-    # L-BFGS iterations would carry a last-bit difference into the val loss
+    # one thread for both, so that the automatic count (it follows the load average) cannot give the two runs
+    # different summation orders, which the direct path's L-BFGS fit could carry into the val loss
     flags = [*TRAIN_FLAGS, "--max-epochs", "2", "--threads", "1"]
     for mode in ("--no-stream", "--stream"):
         assert main(["train", "--task", str(tiny_task.path), *flags, mode, "--out", str(tmp_path / mode)]) == 0

@@ -88,15 +88,20 @@ class LinearPath(nn.Module):
         y = batch["past_target"] * batch["past_target_mask"]  # (B, L, Ct), missing steps count as the mean
         out = self.context(y.transpose(1, 2)).transpose(1, 2)  # (B, H, Ct)
         out = out + self.covariates(batch, out) / self._unit(batch)
-        known = batch.get("future_known")
-        if self.known_poly is not None and known is not None and known.shape[1] >= self.horizon:
+        known = self._horizon_known(batch)
+        if self.known_poly is not None and known is not None:
             out = out + self.monomials(known) / batch.get("target_scale", 1.0)
         return out
 
+    def _horizon_known(self, batch: dict[str, Tensor]) -> Tensor | None:
+        """The known-future inputs over the horizon (B, H, Ck), or None when the batch has none or they
+        stop short of the horizon (then no known term is read)."""
+        known = batch.get("future_known")
+        return known[:, : self.horizon] if known is not None and known.shape[1] >= self.horizon else None
+
     def monomials(self, known: Tensor) -> Tensor:
-        """The monomial term (B, H, Ct) in the task's units: each horizon step's products and powers of
-        its known row, mapped by that step's weights."""
-        known = known[:, : self.horizon]
+        """The monomial term (B, H, Ct) in the task's units of the horizon's known rows (B, H, Ck): each
+        step's products and powers of its row, mapped by that step's weights."""
         terms = torch.stack([known[..., c].prod(-1) for c in self.poly_terms], dim=-1)  # (B, H, M)
         out = torch.einsum("bhm,hmc->bhc", terms, self.known_poly)
         if self.known_poly_full is not None:
@@ -106,9 +111,8 @@ class LinearPath(nn.Module):
     def covariates(self, batch: dict[str, Tensor], like: Tensor) -> Tensor:
         """The covariate terms (B, H, Ct) in the configured units."""
         out = torch.zeros_like(like)
-        known = batch.get("future_known")
-        if self.known is not None and known is not None and known.shape[1] >= self.horizon:
-            known = known[:, : self.horizon]
+        known = self._horizon_known(batch)
+        if self.known is not None and known is not None:
             out = out + torch.einsum("bhk,hkc->bhc", known, self.known)
             if self.known_full is not None:
                 out = out + (known.flatten(1) @ self.known_full).view_as(out)

@@ -323,7 +323,7 @@ class WorldModel(nn.Module):
         Returns the loss terms, the states (B, K, D), the whole rollout's quantiles (no grad, for the
         copula) and extra logs."""
         cfg, p = self.cfg, self.cfg.patch_len
-        y, mask, events = batch["future_target"], batch["future_target_mask"], batch["future_event"]
+        y, events = batch["future_target"], batch["future_event"]
         k = cfg.deferred_k(step)
         if cfg.k_sample and self.training:  # else only the last patch would ever be trained
             k = int(torch.randint(1, k + 1, ()))
