@@ -75,17 +75,22 @@ def run_one(suite_name: str, peer: str, out: Path, seed: int, row: str) -> None:
                                  tag="_cosine_2x"),
         "tsloop_mlp_task": dict(overrides={"linear_known_hidden": 32, "linear_covariate_units": "task"},
                                 tag="_mlp_task"),
-        # monomials (degree 2..3) of each step's known row, in the task's units (ridge with them: NP 0.218 -> 0.191)
-        "tsloop_poly": dict(overrides={"linear_known_poly": 3}, tag="_poly"),
-        # the forecast loss averaged in the task's units (each window weighted by its context spread), as RevIN's authors train
-        "tsloop_taskloss": dict(overrides={"loss_units": "task"}, tag="_taskloss"),
-        "tsloop_taskloss_poly": dict(overrides={"loss_units": "task", "linear_known_poly": 3}, tag="_taskloss_poly"),
-        # the direct path fitted alone by least squares first (tsloop/train/prefit.py)
-        "tsloop_prefit": dict(train={"direct_path": "prefit"}, tag="_prefit"),
+        # the steps to the defaults of 2026-12-07, each pinned to the direct path it was measured with (EPF NP, seed 0):
+        # the cubic known terms on a jointly trained path (0.210), the loss in the task's units (0.219; 0.211 with the
+        # cubic terms), all covariate terms in the task's units (0.229), a least-squares start trained on (0.214; 0.216
+        # with the cubic terms), and the defaults before (tsloop_joint) and after. The three joint runs with the cubic
+        # terms had their per-step map only (the every-step map came later), so a rerun differs from them.
+        "tsloop_poly": dict(overrides={"linear_known_poly": 3}, train={"direct_path": "joint"}, tag="_poly"),
+        "tsloop_taskloss": dict(overrides={"loss_units": "task", "linear_known_poly": 0}, train={"direct_path": "joint"},
+                                tag="_taskloss"),
+        "tsloop_taskloss_poly": dict(overrides={"loss_units": "task", "linear_known_poly": 3},
+                                     train={"direct_path": "joint"}, tag="_taskloss_poly"),
+        "tsloop_poly_task": dict(overrides={"linear_known_poly": 3, "linear_covariate_units": "task"},
+                                 train={"direct_path": "joint"}, tag="_poly_task"),
+        "tsloop_prefit": dict(overrides={"linear_known_poly": 0}, train={"direct_path": "prefit"}, tag="_prefit"),
         "tsloop_prefit_poly": dict(overrides={"linear_known_poly": 3}, train={"direct_path": "prefit"}, tag="_prefit_poly"),
-        "tsloop_joint": dict(overrides={"linear_known_poly": 0}, train={"direct_path": "joint"}, tag="_joint"),  # the defaults of 2026-12-06
+        "tsloop_joint": dict(overrides={"linear_known_poly": 0}, train={"direct_path": "joint"}, tag="_joint"),
         "tsloop_fixed_poly": dict(overrides={"linear_known_poly": 3}, train={"direct_path": "fixed"}, tag="_fixed_poly"),
-        "tsloop_poly_task": dict(overrides={"linear_known_poly": 3, "linear_covariate_units": "task"}, tag="_poly_task"),
     }
     # the same at a fixed step budget (400 optimizer steps, no clock), so variants that ran under different
     # machine loads are compared on equal compute
