@@ -270,8 +270,9 @@ class ModelConfig:
 # controls within a patch follow the logging policy in the model's world, not the plan: on the
 # controlled simulator (tests/query/test_causal_controls.py) P = 4 recovered 12-20 % of the true
 # effect, P = 1 71 % (tiny preset, 1,200 steps).
-# linear_known_poly 0: the cubic known terms were measured on the what-if suite only together with a
-# fixed direct path (which made it worse, tsloop/train/prefit.py), so what-if tasks keep the path they had.
+# linear_known_poly 0: on suite 4 (c = 1, seed 0) the cubic known terms with a fixed direct path made every
+# what-if score worse (tsloop/train/prefit.py), on a joint path they scored close to the path without them:
+# nothing to gain, so what-if tasks keep the path they had.
 WHATIF_DEFAULTS: dict[str, Any] = dict(rollout="gcomp", one_step_weight=1.0, blind_weight=0.0, control_members=5,
                                        policy_head=True, patch_len=1, linear_known_poly=0)
 
