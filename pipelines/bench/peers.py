@@ -22,6 +22,44 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
+_VAL_CLOCK: list[tuple[float, int, float]] = []  # (seconds since fit start, optimiser step, val loss)
+_FIT_STEPS: dict[str, int] = {}  # "steps": optimiser steps when training ended
+
+
+def _val_clock(callback_base, metric: str):
+    """A Lightning callback noting when each validation ended and its loss (module-level, so copies share it).
+
+    ``callback_base`` is the Callback class of the Lightning the peer uses (neuralforecast imports
+    ``pytorch_lightning``, GluonTS ``lightning.pytorch``).
+    """
+    _VAL_CLOCK.clear()
+    _FIT_STEPS.clear()
+
+    class ValClock(callback_base):
+        def on_fit_start(self, trainer, pl_module):
+            _VAL_CLOCK.clear()
+            ValClock.start = time.perf_counter()
+
+        def on_validation_end(self, trainer, pl_module):
+            value = trainer.callback_metrics.get(metric)
+            if value is not None and not trainer.sanity_checking:
+                _VAL_CLOCK.append((time.perf_counter() - ValClock.start, int(trainer.global_step), float(value)))
+
+        def on_train_end(self, trainer, pl_module):
+            _FIT_STEPS["steps"] = int(trainer.global_step)
+
+    return ValClock()
+
+
+def _best_val() -> dict:
+    """Time and step of the lowest validation loss the clock saw, and the optimiser steps training ran."""
+    steps = _FIT_STEPS.get("steps")
+    if not _VAL_CLOCK:
+        return {"best_s": None, "best_step": None, "validations": 0, "steps": steps}
+    t, step, _ = min(_VAL_CLOCK, key=lambda r: r[2])
+    return {"best_s": t, "best_step": step, "validations": len(_VAL_CLOCK), "steps": steps}
+
+
 def _whatif_plans(test: dict) -> list[np.ndarray]:
     """Two plans for one window: the known-future inputs as given, and with channel 0 raised by 1 std."""
     plan = test["future_known"][:1].copy()
@@ -128,6 +166,7 @@ def _nf_frame(task):
 
 def run_nf(task, suite, seed, name="NHITS", scaler_type="identity"):
     import neuralforecast.models as nfm
+    import pytorch_lightning
     from neuralforecast import NeuralForecast
 
     df, f = _nf_frame(task)
@@ -139,7 +178,8 @@ def run_nf(task, suite, seed, name="NHITS", scaler_type="identity"):
     common = dict(h=H, input_size=L, max_steps=3000, early_stop_patience_steps=5, val_check_steps=100,
                   learning_rate=1e-3, batch_size=32, scaler_type=scaler_type, random_seed=seed,
                   enable_progress_bar=False, logger=False, enable_model_summary=False,
-                  max_time={"seconds": suite.time_cap_s}, hist_exog_list=hist or None, futr_exog_list=futr or None)
+                  max_time={"seconds": suite.time_cap_s}, hist_exog_list=hist or None, futr_exog_list=futr or None,
+                  callbacks=[_val_clock(pytorch_lightning.Callback, "ptl/val_loss")])
     if name == "TSMixerx":
         common.update(n_series=C)
     model = getattr(nfm, name)(**common)
@@ -152,10 +192,11 @@ def run_nf(task, suite, seed, name="NHITS", scaler_type="identity"):
     truth = np.stack([cv[cv.unique_id == c]["y"].to_numpy().reshape(-1, H) for c in spec.target], axis=-1)
     expect = windows(task, "test")["future_target"]
     assert point.shape == expect.shape and np.allclose(truth, expect, atol=1e-5), (point.shape, expect.shape)
-    steps = getattr(model, "_nf_steps", None)
-    return {"point": point, "fit_s": total_s, "fit_includes_predict": True,
+    clock = _best_val()
+    steps = clock.pop("steps")
+    return {"point": point, "fit_s": total_s, "fit_includes_predict": True, **clock,
             "params": sum(p.numel() for p in model.parameters()),
-            "hparams": {k: v for k, v in common.items() if k not in ("enable_progress_bar", "logger", "enable_model_summary")}
+            "hparams": {k: v for k, v in common.items() if k not in ("enable_progress_bar", "logger", "enable_model_summary", "callbacks")}
             | {"loss": "MAE (neuralforecast default)", "steps_run": steps}}
 
 
@@ -190,7 +231,8 @@ def run_deepar(task, suite, seed, eval_stride=None):
                           num_feat_dynamic_real=known.shape[1], batch_size=64, num_batches_per_epoch=100,
                           trainer_kwargs=dict(max_epochs=200, max_time={"seconds": suite.time_cap_s},
                                               enable_progress_bar=False, logger=False, enable_model_summary=False,
-                                              callbacks=[EarlyStopping("val_loss", patience=5)]))
+                                              callbacks=[EarlyStopping("val_loss", patience=5),
+                                                         _val_clock(pl.Callback, "val_loss")]))
     predictor, fit_s = _timed(est.train, train, val)
     test = windows(task, "test")
     s = test["start"][::eval_stride]
@@ -198,7 +240,9 @@ def run_deepar(task, suite, seed, eval_stride=None):
     fc, predict_s = _timed(lambda: list(predictor.predict(data)))
     q = np.stack([np.stack([x.quantile(l) for l in LEVELS], -1) for x in fc]).reshape(len(s), C, H, -1)
     q = np.moveaxis(q, 1, 2)
+    clock = _best_val()
     out = {"point": q[..., 4], "quantiles": q, "eval_stride": eval_stride, "fit_s": fit_s, "predict_s": predict_s,
+           "best_s": clock["best_s"], "best_step": clock["best_step"], "steps_run": clock["steps"],
            "params": sum(p.numel() for p in predictor.prediction_net.parameters()),
            "hparams": {"context_length": context, "lags_seq": lags, "batch_size": 64, "num_batches_per_epoch": 100,
                        "early_stopping": "val_loss patience 5", "samples": 100, "distr": "StudentT",
