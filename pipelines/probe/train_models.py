@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-stride", type=int, default=4, help="rows between training windows")
     p.add_argument("--max-time", type=float, help="seconds of training per model (if no --steps)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--direct-path", default=TrainConfig.direct_path,
+                   help="TrainConfig.direct_path (default: the shipped default; 'joint' with "
+                        "--set linear_known_poly=0 trains the defaults before 2026-12-07)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     import torch
@@ -110,11 +113,11 @@ def main(argv: list[str] | None = None) -> None:
                 epochs = -(-args.steps // args.epoch_steps)
                 train = TrainConfig(max_epochs=epochs, batch_size=64, seed=seed, train_stride=args.train_stride,
                                     val_stride=32, limit_train_batches=args.epoch_steps, limit_val_batches=4,
-                                    patience=epochs + 1, progress_bar=False)
+                                    patience=epochs + 1, progress_bar=False, direct_path=args.direct_path)
             else:
                 train = TrainConfig(max_epochs=50, max_time_s=args.max_time or 100.0, batch_size=64, seed=seed,
                                     train_stride=args.train_stride, val_stride=32, limit_train_batches=32,
-                                    limit_val_batches=4, patience=3, progress_bar=False)
+                                    limit_val_batches=4, patience=3, progress_bar=False, direct_path=args.direct_path)
             result = fit_and_record(task, cfg, train, out_dir=out, experiment="tsloop-probe",
                          run_name=f"train-{s.name}-{variant}-s{seed}",
                          tags={"probe.role": "model", "probe.variant": variant, "probe.seed": str(seed)})

@@ -30,7 +30,7 @@ from tsloop.probe.latents import ProbeData, collect, probe_task
 from tsloop.probe.probes import PROBES
 from tsloop.probe.scores import Prediction, Scorer, bootstrap, choose_threshold
 
-FAMILIES = ("ridge", "mlp", "head")  # head = the model's own decoder read at every step (no fitting)
+FAMILIES = ("ridge", "mlp", "head")  # head = the model's own forecast (decoder + direct path) read at every step (no fitting)
 
 
 @dataclass
