@@ -101,3 +101,14 @@ def test_auto_fixes_the_path_of_a_forecasting_model_and_trains_a_what_if_model_s
     assert all(direct_path_mode(m, whatif) == m for m in ("fixed", "prefit", "joint"))
     with pytest.raises(SpecError, match="direct_path must be one of"):
         TrainConfig(direct_path="least-squares")
+
+
+@pytest.mark.parametrize("task", ["tasks/plant_whatif.yaml", "tasks/tumour.yaml"])
+def test_a_shipped_what_if_task_trains_the_direct_path_it_had_before_the_2026_12_07_defaults(task):
+    # suite 4 got worse with the fixed path and the cubic terms together, so what-if tasks keep both off
+    from tsloop.data.spec import TaskSpec
+
+    spec = TaskSpec.from_yaml(task)
+    assert spec.dims.intervention > 0
+    cfg = ModelConfig.for_task("small", spec)
+    assert cfg.linear_known_poly == 0 and direct_path_mode(TrainConfig().direct_path, cfg) == "joint"
