@@ -63,19 +63,35 @@ def _stat(rows: dict, names: list[str], part: str, key: str) -> tuple[float, flo
     return mean, sd
 
 
-def best_peer(res: dict, key: str, peers: tuple[str, ...]) -> tuple[float, str] | None:
-    """The lowest ``key`` on all windows among ``peers``: a seed mean where the peer has seed rows
-    (named "NHITS (3 seeds)"), else its single run."""
+def _peer_scores(res: dict, key: str, peers: tuple[str, ...]) -> list[tuple[str, str, float]]:
+    """(label, part, value) of ``key`` for each of ``peers`` that has it: a seed mean where the peer
+    has seed rows (labelled "NHITS (3 seeds)"), else its single run; on all test windows, or on the
+    subsample where the peer was scored on that alone (DeepAR, fracast)."""
     rows, groups = res["rows"], seed_groups(res["rows"])
     found = []
     for peer in peers:
-        if peer in groups:
-            stat = _stat(rows, groups[peer], "all", key)
+        names = groups.get(peer) or ([peer] if peer in rows else [])
+        for part in ("all", "sub"):
+            stat = _stat(rows, names, part, key) if names else None
             if stat:
-                found.append((stat[0], f"{peer} ({len(groups[peer])} seeds)"))
-        elif peer in rows and key in rows[peer].get("all", {}):
-            found.append((rows[peer]["all"][key], peer))
-    return min(found, default=None)
+                seeds = f" ({len(names)} seeds)" if peer in groups else ""
+                found.append((f"{peer}{seeds}" + (", subsample" if part == "sub" else ""), part, stat[0]))
+                break
+    return found
+
+
+def against_best(res: dict, names: list[str], key: str, peers: tuple[str, ...]) -> str:
+    """The seed mean of ``names`` ÷ the peer it does worst against, each on the windows that peer was
+    scored on: "1.06 (TSMixerx (3 seeds))"; > 1 means worse than that peer."""
+    rows, ratios = res["rows"], []
+    for label, part, value in _peer_scores(res, key, peers):
+        mine = _stat(rows, names, part, key)
+        if mine and value:
+            ratios.append((mine[0] / value, label))
+    if not ratios:
+        return "–"
+    ratio, label = max(ratios)
+    return f"{ratio:.3f} ({label})"
 
 
 def seed_table(res: dict) -> list[str]:
@@ -83,9 +99,10 @@ def seed_table(res: dict) -> list[str]:
     rows, groups = res["rows"], seed_groups(res["rows"])
     if not groups:
         return []
-    best_mse, best_crps = best_peer(res, "mse", PEERS_POINT), best_peer(res, "crps", PEERS_PROB)
-    lines = ["Over seeds (mean ± sd; *all* windows). A peer's plain row is its seed 0 where it has seed rows; "
-             "the best peer is judged by its seed mean where it has one, else by its single run.", "",
+    lines = ["Over seeds (mean ± sd; *all* windows). A peer's plain row (an earlier single run) counts as its "
+             "seed 0 only where it has seed rows but no `@s0` row. "
+             "The last two columns divide by the peer this row does worst against, each on the windows that "
+             "peer was scored on (its seed mean where it has one, else its single run).", "",
              "| model | seeds | MSE | MAE | CRPS | 80% cover | optimizer steps | train s | MSE ÷ best peer's | "
              "CRPS ÷ best probabilistic peer's |", "|---|---|---|---|---|---|---|---|---|---|"]
     for peer, names in sorted(groups.items()):
@@ -93,14 +110,12 @@ def seed_table(res: dict) -> list[str]:
         fmt = lambda st, nd=3: "–" if st is None else f"{st[0]:.{nd}f} ± {st[1]:.{nd}f}"  # noqa: E731
         steps = sorted({_steps(rows[n]) for n in names} - {None})
         fit = [rows[n]["info"].get("fit_s") for n in names if rows[n]["info"].get("fit_s")]
-        m, c = stats["mse"], stats["crps"]
-        vs_mse = f"{m[0] / best_mse[0]:.2f} ({best_mse[1]})" if m and best_mse else "–"
-        vs_crps = f"{c[0] / best_crps[0]:.2f} ({best_crps[1]})" if c and best_crps else "–"
-        lines.append(f"| {peer} | {len(names)} | {fmt(m)} | {fmt(stats['mae'])} | {fmt(c)} | {fmt(stats['cover80'], 2)} | "
-                     f"{'/'.join(map(str, steps)) or '–'} | {sum(fit) / len(fit):.0f} | {vs_mse} | {vs_crps} |"
-                     if fit else
-                     f"| {peer} | {len(names)} | {fmt(m)} | {fmt(stats['mae'])} | {fmt(c)} | {fmt(stats['cover80'], 2)} | "
-                     f"{'/'.join(map(str, steps)) or '–'} | – | {vs_mse} | {vs_crps} |")
+        others = lambda pool: tuple(p for p in pool if p != peer)  # noqa: E731
+        vs_mse = against_best(res, names, "mse", others(PEERS_POINT))
+        vs_crps = against_best(res, names, "crps", others(PEERS_PROB)) if stats["crps"] else "–"
+        lines.append(f"| {peer} | {len(names)} | {fmt(stats['mse'])} | {fmt(stats['mae'])} | {fmt(stats['crps'])} | "
+                     f"{fmt(stats['cover80'], 2)} | {'/'.join(map(str, steps)) or '–'} | "
+                     f"{f'{sum(fit) / len(fit):.0f}' if fit else '–'} | {vs_mse} | {vs_crps} |")
     return lines + [""]
 
 
