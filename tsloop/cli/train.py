@@ -159,7 +159,8 @@ def training_report(result, experiment: str, ui: str | None) -> str:
     if result.extra.get("prefit"):
         fit = result.extra["prefit"]
         lines.append(f"direct path: least squares on {fit['windows']} training windows, mean squared error "
-                     f"{fit['before']:.4f} -> {fit['after']:.4f} (instance units)")
+                     f"{fit['before']:.4f} -> {fit['after']:.4f} (instance units)"
+                     + (f", {fit['seconds']:.1f} s" if "seconds" in fit else ""))
     for key in sorted(k for k in result.metrics if k.startswith("val/")):
         lines.append(f"  {key:<22} {result.metrics[key]:.4f}")
     if "diag/certified_outer" in result.metrics:

@@ -16,6 +16,7 @@ then either starts from there (``direct_path="prefit"``: on NP it drifted back, 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 
 import torch
@@ -56,11 +57,12 @@ def prefit_direct_path(model, batches: Iterable[dict[str, torch.Tensor]],
                        iterations: int = PREFIT_ITERATIONS) -> dict[str, float] | None:
     """Fit ``model.linear_path`` alone to the windows of ``batches`` by least squares, leaving out any
     window with a non-finite value (training names those itself); returns the mean squared error
-    before and after and the windows used, or None when the model has no direct path or there is
-    nothing to fit."""
+    before and after, the windows used and the seconds the fit took (reading the windows included), or
+    None when the model has no direct path or there is nothing to fit."""
     path = model.linear_path
     if path is None:
         return None
+    start = time.perf_counter()
     # a DataLoader draws its base seed from the global generator: fork it, so that training after the
     # prefit draws what it would have drawn without it, whatever the batches come from
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
@@ -90,7 +92,8 @@ def prefit_direct_path(model, batches: Iterable[dict[str, torch.Tensor]],
     with torch.no_grad():
         after = float(mse())
     model.train(was_training)
-    return {"before": before, "after": after, "windows": sum(len(b["future_target"]) for b in data)}
+    return {"before": before, "after": after, "windows": sum(len(b["future_target"]) for b in data),
+            "seconds": time.perf_counter() - start}
 
 
 def _finite(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
