@@ -99,7 +99,8 @@ def seed_table(res: dict) -> list[str]:
     rows, groups = res["rows"], seed_groups(res["rows"])
     if not groups:
         return []
-    lines = ["Over seeds (mean ± sd; *all* windows). A peer's plain row (an earlier single run) counts as its "
+    lines = ["Over seeds (mean ± sd; *all* windows: – for a peer scored on the subsample only, whose "
+             "scores are in the table below). A peer's plain row (an earlier single run) counts as its "
              "seed 0 only where it has seed rows but no `@s0` row. "
              "The last two columns divide by the peer this row does worst against, each on the windows that "
              "peer was scored on (its seed mean where it has one, else its single run).", "",
@@ -112,7 +113,8 @@ def seed_table(res: dict) -> list[str]:
         fit = [rows[n]["info"].get("fit_s") for n in names if rows[n]["info"].get("fit_s")]
         others = lambda pool: tuple(p for p in pool if p != peer)  # noqa: E731
         vs_mse = against_best(res, names, "mse", others(PEERS_POINT))
-        vs_crps = against_best(res, names, "crps", others(PEERS_PROB)) if stats["crps"] else "–"
+        probabilistic = any("crps" in rows[n].get(part, {}) for n in names for part in ("all", "sub"))
+        vs_crps = against_best(res, names, "crps", others(PEERS_PROB)) if probabilistic else "–"
         lines.append(f"| {peer} | {len(names)} | {fmt(stats['mse'])} | {fmt(stats['mae'])} | {fmt(stats['crps'])} | "
                      f"{fmt(stats['cover80'], 2)} | {'/'.join(map(str, steps)) or '–'} | "
                      f"{f'{sum(fit) / len(fit):.0f}' if fit else '–'} | {vs_mse} | {vs_crps} |")
