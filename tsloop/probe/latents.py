@@ -55,7 +55,7 @@ class ProbeData:
     mask: np.ndarray  # (N, K, P, Ct) 1 = observed
     event: np.ndarray  # (N, K, P, Ce) in {0, 1}
     series_index: np.ndarray  # (N,)
-    head_target: np.ndarray  # (N, K, P, Ct) the model's own forecast (decoder + direct path), median, data units
+    head_target: np.ndarray  # (N, K, P, Ct) the model's own forecast (decoder + direct path where K*P = its horizon), median, data units
     head_scaled: np.ndarray  # (N, K, P, Ct) the same in scaled units
     head_detail: np.ndarray  # (N, K, P, Ct) its high-frequency part (scaled units, as ``detail``)
     head_event: np.ndarray  # (N, K, P, Ce) the model's own event probabilities
@@ -128,8 +128,12 @@ def collect(model, task: TelemetryTask, part: str, *, k_max: int, stride: int, m
             obs = model.future_obs(normed, model.obs_embed)  # (B, K, D) embedded future observations
             h = model.rollout(h0, drive, obs)
         h = h[:, :k_max]
-        # the model's own forecast from h_1..h_K: its decoder plus the direct linear path, as forecasts get it
-        quantiles, logits = model.decode_forecast(h, normed)  # (B, K*P, Ct, Q), (B, K*P, Ce)
+        # the model's own forecast from h_1..h_K: its decoder plus the direct linear path, as forecasts get it,
+        # where the probed span is the model's horizon; the path covers no other span, so there the decoder alone
+        if k_max * p == cfg.horizon:
+            quantiles, logits = model.decode_forecast(h, normed)  # (B, K*P, Ct, Q), (B, K*P, Ce)
+        else:
+            quantiles, logits = model.decode(h)
         quantiles = quantiles * scale[..., None] + shift[..., None]  # back to the task's scaled units
         parts.setdefault("latents", []).append(h.numpy())
         parts.setdefault("head_q", []).append(quantiles[..., median].numpy())
