@@ -193,11 +193,10 @@ def run_nf(task, suite, seed, name="NHITS", scaler_type="identity"):
     expect = windows(task, "test")["future_target"]
     assert point.shape == expect.shape and np.allclose(truth, expect, atol=1e-5), (point.shape, expect.shape)
     clock = _best_val()
-    steps = clock.pop("steps")
     return {"point": point, "fit_s": total_s, "fit_includes_predict": True, **clock,
             "params": sum(p.numel() for p in model.parameters()),
             "hparams": {k: v for k, v in common.items() if k not in ("enable_progress_bar", "logger", "enable_model_summary", "callbacks")}
-            | {"loss": "MAE (neuralforecast default)", "steps_run": steps}}
+            | {"loss": "MAE (neuralforecast default)", "steps_run": clock["steps"]}}
 
 
 # ------------------------------------------------------------------ GluonTS torch DeepAR
@@ -242,10 +241,10 @@ def run_deepar(task, suite, seed, eval_stride=None):
     q = np.moveaxis(q, 1, 2)
     clock = _best_val()
     out = {"point": q[..., 4], "quantiles": q, "eval_stride": eval_stride, "fit_s": fit_s, "predict_s": predict_s,
-           "best_s": clock["best_s"], "best_step": clock["best_step"], "steps_run": clock["steps"],
-           "params": sum(p.numel() for p in predictor.prediction_net.parameters()),
+           **clock, "params": sum(p.numel() for p in predictor.prediction_net.parameters()),
            "hparams": {"context_length": context, "lags_seq": lags, "batch_size": 64, "num_batches_per_epoch": 100,
                        "early_stopping": "val_loss patience 5", "samples": 100, "distr": "StudentT",
+                       "steps_run": clock["steps"],
                        "exogenous": "known-future as feat_dynamic_real" if known.shape[1] else "none"}}
     if known.shape[1]:
         w0 = int(test["start"][0])

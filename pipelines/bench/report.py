@@ -50,8 +50,10 @@ def seed_groups(rows: dict) -> dict[str, list[str]]:
 
 
 def _steps(row: dict) -> int | None:
+    """Optimiser steps a row's model ran: ``steps`` (every run since 2026-12-07), else ``hparams.steps_run``
+    (neuralforecast peers run earlier that day)."""
     info = row.get("info", {})
-    return info.get("steps", info.get("steps_run", info.get("hparams", {}).get("steps_run")))
+    return info.get("steps", info.get("hparams", {}).get("steps_run"))
 
 
 def _stat(rows: dict, names: list[str], part: str, key: str) -> tuple[float, float] | None:
