@@ -51,18 +51,22 @@ FLAGS = ("supported", "weak", "unsupported")
 # ------------------------------------------------------------------ answers and their scores, per pair
 def answer_pair(forecaster, scenario, truth: Truth, name: str, num_samples: int = NUM_SAMPLES) -> dict:
     """The model's answers to one pair at the what-if origins: effect, its 90 % interval, P(b better)
-    and flag (O, S) each; per plan the CRPS of the objective channel (O, S) and event_prob (O, S, H, Ce)."""
+    and flag (O, S) each; per plan the CRPS of the objective channel (O, S), event_prob (O, S, H, Ce)
+    and, from a model with a policy head, the per-step tail probabilities of its controls under the
+    learned logging policy (O, S, H, Ci; ``ForecastResult.control_support``), so that any rule of
+    combining them into a support score can be compared on the same answers."""
     pair, t = PAIRS[name], truth.pairs[name]
     H, c = scenario.spec.horizon, list(scenario.spec.target).index(pair.channel)
-    out = {k: [] for k in ("effect", "lower", "upper", "p_better", "flag")}
-    crps, events, reported = {}, {}, False
+    out = {k: [] for k in ("effect", "lower", "upper", "p_better", "p_better_model", "flag")}
+    crps, events, support, reported = {}, {}, {}, False
     for i, t0 in enumerate(truth.whatif_origins):
         history, future = frames_at(scenario, t0)
         plans = pair.plans(scenario, t0, H)
         answer = forecaster.whatif(history, {n: plan_frame(scenario, future, p) for n, p in plans.items()},
                                    objective=f"mean:{pair.channel}", num_samples=num_samples, seed=i, interval=INTERVAL)
         effects = [answer.effects[sid][0] for sid in answer.forecasts[t.plans[0]].series_ids]  # b − a per series
-        for key, attr in (("effect", "mean"), ("lower", "lower"), ("upper", "upper"), ("p_better", "prob_b_better")):
+        for key, attr in (("effect", "mean"), ("lower", "lower"), ("upper", "upper"), ("p_better", "prob_b_better"),
+                          ("p_better_model", "prob_b_better_model")):
             out[key].append([getattr(e, attr) for e in effects])
         out["flag"].append([getattr(e, "flag", "supported") for e in effects])  # Effect.flag may not exist yet
         reported |= any(hasattr(e, "flag") for e in effects)
@@ -70,8 +74,11 @@ def answer_pair(forecaster, scenario, truth: Truth, name: str, num_samples: int 
             f = answer.forecasts[n]
             crps.setdefault(n, []).append(metrics.crps_ensemble(t.realized_paths[n][i], f.samples[..., c]).mean(-1))
             events.setdefault(n, []).append(f.event_prob)
+            if f.control_support is not None:
+                support.setdefault(n, []).append(f.control_support)
     arr = lambda d: {k: np.asarray(v) for k, v in d.items()}  # noqa: E731
-    return {**arr(out), "crps": arr(crps), "event_prob": arr(events), "flags_reported": reported}
+    return {**arr(out), "crps": arr(crps), "event_prob": arr(events), "control_support": arr(support),
+            "flags_reported": reported}
 
 
 def oracle_answers(t: PairTruth) -> dict:
@@ -125,11 +132,15 @@ class Recorder:
         return self.forecasts[-1]
 
 
-def score(forecaster, scenario, truth: Truth, num_samples: int = NUM_SAMPLES) -> dict:
-    """Forecast CRPS, every pair's scores, event calibration and what-if latency of one model."""
+def score(forecaster, scenario, truth: Truth, num_samples: int = NUM_SAMPLES,
+          answers_to: Path | None = None) -> dict:
+    """Forecast CRPS, every pair's scores, event calibration and what-if latency of one model; with
+    ``answers_to``, every pair's raw answers also go to that ``.npz`` (``save_answers``)."""
     rec = Recorder(forecaster)
     forecasts = evaluate_forecasts(rec, scenario, truth.forecast_origins, SEASON, num_samples=num_samples)
     answers = {name: answer_pair(forecaster, scenario, truth, name, num_samples) for name in PAIRS}
+    if answers_to is not None:
+        save_answers(answers, answers_to)
     demo = truth.pairs["demo"]
     t0 = truth.whatif_origins[0]
     history, future = frames_at(scenario, t0)
@@ -150,6 +161,21 @@ def score(forecaster, scenario, truth: Truth, num_samples: int = NUM_SAMPLES) ->
         "whatif_latency_ms": 1000 * min(times),
         "pairs": {name: pair_metrics(answers[name], truth.pairs[name]) for name in PAIRS},
     }
+
+
+def save_answers(answers: dict, path: Path) -> None:
+    """Every pair's answers (``answer_pair``) as arrays in one ``.npz``, keys ``<pair>/<field>`` and
+    ``<pair>/<field>/<plan>``, written atomically."""
+    flat = {}
+    for pair, ans in answers.items():
+        for field, value in ans.items():
+            if isinstance(value, dict):
+                flat.update({f"{pair}/{field}/{plan}": np.asarray(v) for plan, v in value.items()})
+            else:
+                flat[f"{pair}/{field}"] = np.asarray(value)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **flat)
 
 
 def score_reference(name: str, truth: Truth) -> dict:
@@ -226,7 +252,7 @@ def run_scenario(confounding: float, seed: int, models: list[str], args) -> None
                 print(f"skipping {name} at c={confounding:g} s{seed}: {err}", flush=True)
                 continue
             t_eval = time.perf_counter()
-            scores = score(forecaster, scenario, truth, args.samples)
+            scores = score(forecaster, scenario, truth, args.samples, answers_to=out / f"{key}_answers.npz")
             budget = {**budget, "eval_s": time.perf_counter() - t_eval}
         record = {"model": name, "confounding": confounding, "seed": seed, "budget": budget, "scores": scores,
                   "run_id": run_id, "rescored": bool(saved), "wall_s": time.perf_counter() - start,

@@ -33,6 +33,8 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default 
     "tsloop_onestep3": {"one_step_weight": 3.0, "blind_weight": 1.0},
     # the default whose one-step prior also injects the previous observation (the last value reaches the conditional directly)
     "tsloop_priorobs": {"prior_obs": True},
+    # the default whose steps also read the policy head's median controls (propensity as a covariate)
+    "tsloop_propensity": {"propensity_input": True},
     # the forecasting default's direct path (issue #12) taken apart: a least-squares path kept fixed, and the cubic
     # known terms on a jointly trained path (TRAIN_OVERRIDES gives each its direct_path)
     "tsloop_fixedpath": {"linear_known_poly": 0},

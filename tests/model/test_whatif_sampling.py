@@ -148,13 +148,24 @@ def test_blind_weight_scales_only_the_blind_forecast_terms_under_gcomp():
         model(rollout="gcomp", one_step_weight=0.0, blind_weight=0.0)
 
 
-@pytest.mark.parametrize("prior_obs", [False, True])
-def test_gcomp_sampler_chains_exactly_the_one_step_conditionals(prior_obs):
+def propensity_model(**options) -> WorldModel:
+    """A model with ``propensity_input`` whose propensity embedding is not inert (it starts at zero)."""
+    m = model(rollout="gcomp", policy_head=True, propensity_input=True, **options)
+    with torch.no_grad():
+        m.propensity_embed.weight.normal_(0, 1.0), m.propensity_embed.bias.normal_(0, 0.1)
+    return m
+
+
+@pytest.mark.parametrize("options", [{}, {"prior_obs": True}, {"propensity_input": True, "policy_head": True}])
+def test_gcomp_sampler_chains_exactly_the_one_step_conditionals(options):
     """A G-computation path is the chain of the one-step conditionals that training fits: scoring the
     path itself as the observed horizon, one_step_forecast gives back the quantiles each draw came from."""
     from tsloop.model.sampling import interpolate_quantiles
 
-    m = model(rollout="gcomp", copula_rho=0.0, event_rho=0.0, prior_obs=prior_obs).eval()
+    if options.get("propensity_input"):
+        m = propensity_model(copula_rho=0.0, event_rho=0.0).eval()
+    else:
+        m = model(rollout="gcomp", copula_rho=0.0, event_rho=0.0, **options).eval()
     batch = make_batch()
     eps = noise(1)
     paths = m.sample_paths(batch, 1, noise=eps)
@@ -180,3 +191,44 @@ def test_prior_obs_lets_the_one_step_prior_read_the_previous_observation():
         assert torch.equal(a.quantiles[:, :8], b.quantiles[:, :8])
         outs[prior_obs] = (a.quantiles[:, 8:12] - b.quantiles[:, 8:12]).abs().mean()
     assert outs[True] > 0 and not torch.isclose(outs[True], outs[False])
+
+
+def test_propensity_input_reads_the_previous_patch_never_its_own():
+    """The policy's median controls of patch k depend on patch k-1's observation, so the conditional of
+    patch k moves with it; the conditionals of patch k-1 and before do not."""
+    batch = make_batch()
+    moved = dict(batch, future_target=batch["future_target"].clone())
+    moved["future_target"][:, 4:8] += 3.0  # the second patch
+    m = propensity_model().eval()
+    with torch.no_grad():
+        a, b = m.one_step_forecast(batch, depth=4), m.one_step_forecast(moved, depth=4)
+        prop = m.propensity_drive(m.obs_embed(batch["future_target"], batch["future_target_mask"],
+                                              batch["future_event"], False), m.drive_embed.exogenous(m.normalise(batch)[0]))
+    assert torch.equal(a.quantiles[:, :8], b.quantiles[:, :8])
+    assert (a.quantiles[:, 8:12] - b.quantiles[:, 8:12]).abs().mean() > 0
+    assert prop.abs().sum() > 0  # the term is there; with the embedding at zero (its start) it is inert
+    inert = model(rollout="gcomp", policy_head=True, propensity_input=True).eval()
+    with torch.no_grad():
+        plain = model(rollout="gcomp", policy_head=True).eval()
+        plain.load_state_dict({k: v for k, v in inert.state_dict().items() if not k.startswith("propensity_embed")})
+        assert torch.equal(inert.one_step_forecast(batch, depth=4).quantiles, plain.one_step_forecast(batch, depth=4).quantiles)
+
+
+def test_propensity_input_does_not_train_the_policy_head():
+    """The policy's median enters detached: the one-step conditionals send no gradient into the policy head
+    (it learns only from its own loss, on detached inputs), but they do train the propensity embedding."""
+    m = propensity_model().train()
+    batch = m.normalise(make_batch())[0]
+    run = m.new_run(batch["past_target"].shape[0])
+    h0 = m.encode(batch, run)
+    q = m._one_step_prior(batch, h0, m.drive_embed.future(batch), run)[0]
+    q.pow(2).mean().backward()
+    assert all(p.grad is None or not p.grad.any() for p in m.policy.parameters())
+    assert m.propensity_embed.weight.grad is not None and m.propensity_embed.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("options", [{"propensity_input": True},  # no policy head to read
+                                     {"propensity_input": True, "policy_head": True, "rollout": "open_loop"}])
+def test_propensity_input_needs_a_policy_head_and_gcomp(options):
+    with pytest.raises(SpecError, match="propensity_input"):
+        model(**{"rollout": "gcomp", **options})

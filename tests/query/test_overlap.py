@@ -13,8 +13,9 @@ def test_when_a_step_is_not_set_by_the_plan_then_its_support_does_not_count():
                         [[0.2, 0.001], [0.3, 0.002]]])  # series 1: the same values, every control set
     mask = np.array([[[True, False], [True, False]],
                      [[True, True], [True, True]]])
-    # twice the mean per channel, the smallest channel's times the channels set
-    assert plan_support(support, mask) == pytest.approx([0.5, 2 * 0.0015 * 2])
+    # per channel 2 min(twice the mean, steps x minimum); the smallest channel's times the channels set
+    assert plan_support(support, mask) == pytest.approx([2 * min(2 * 0.25, 2 * 0.2),
+                                                         2 * min(2 * 0.0015, 2 * 0.001) * 2])
 
 
 def test_a_plan_drawn_from_the_policy_rarely_scores_below_the_threshold():
@@ -29,6 +30,18 @@ def test_a_plan_drawn_from_the_policy_rarely_scores_below_the_threshold():
         assert (plan_support(support, mask) < SUPPORTED_FROM).mean() <= SUPPORTED_FROM
     # the minimum over every step and channel would flag most such plans
     assert (independent.min(axis=(1, 2)) < SUPPORTED_FROM).mean() > 0.9
+
+
+def test_a_plan_that_jumps_outside_the_policy_at_one_step_is_unsupported():
+    """A scale-out far outside the operator's choices at its first step, ordinary afterwards: the mean
+    of 16 tail probabilities alone (2 x 15 x 0.5 / 16 = 0.94) would call it supported."""
+    support = np.full((1, 16, 1), 0.5)
+    support[0, 0, 0] = 1e-5
+    mask = np.ones((1, 16, 1), dtype=bool)
+    assert plan_support(support, mask)[0] == pytest.approx(2 * 16 * 1e-5)
+    assert label(plan_support(support, mask)[0]) == "unsupported"
+    support[0, 0, 0] = 0.01  # a step the operator could have chosen now and then: 2 x 16 x 0.01 = 0.32
+    assert label(plan_support(support, mask)[0]) == "supported"
 
 
 def test_a_control_held_outside_the_policy_is_unsupported():

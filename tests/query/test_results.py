@@ -27,13 +27,14 @@ def forecast_result(shift: float, support: np.ndarray | None, mask: np.ndarray |
 
 @pytest.fixture
 def answer():
-    """'scale_out' lowers latency by 1 on every path; it is supported for c0 (tail 0.3 where it
-    sets the control; its 0.0001 is on a step it does not set) and unsupported for c1 (tail
-    0.0015 at every step, support twice that: 0.003). 'hold' has tail 0.2 (support 0.4)."""
-    hold = np.full((B, H, 1), 0.2)
-    out = np.full((B, H, 1), 0.3)
+    """'scale_out' lowers latency by 1 on every path; it is supported for c0 (tail 0.15 where it
+    sets the control, support 2 min(2 x 0.15, 2 x 0.15) = 0.6; its 0.0001 is on a step it does not
+    set) and unsupported for c1 (tail 0.00075 at every step: 2 min(2 x 0.00075, 3 x 0.00075) =
+    0.003). 'hold' has tail 0.1 at every step (support 2 x 2 x 0.1 = 0.4)."""
+    hold = np.full((B, H, 1), 0.1)
+    out = np.full((B, H, 1), 0.15)
     out[0, 2, 0] = 0.0001
-    out[1, :, 0] = 0.0015
+    out[1, :, 0] = 0.00075
     mask = np.ones((B, H, 1), dtype=bool)
     mask[0, 2, 0] = False
     return compare({"hold": forecast_result(0.0, hold), "scale_out": forecast_result(-1.0, out, mask)}, OBJECTIVE)
@@ -94,8 +95,8 @@ def test_when_a_forecast_has_no_control_support_then_overlap_is_not_checked():
 
 
 def test_when_a_forecast_has_no_control_mask_then_every_control_counts_as_set():
-    support = np.full((B, H, 1), 0.3)
-    support[0, :, 0] = 0.0001
+    support = np.full((B, H, 1), 0.15)  # 2 min(2 x 0.15, 3 x 0.15) = 0.6
+    support[0, :, 0] = 0.00005  # 2 min(2 x 0.00005, 3 x 0.00005) = 0.0002
     answer = compare({"a": forecast_result(0.0, support), "b": forecast_result(0.0, support)}, OBJECTIVE)
     assert answer.support["a"] == pytest.approx([0.0002, 0.6])
 

@@ -161,6 +161,12 @@ def training_report(result, experiment: str, ui: str | None) -> str:
         lines.append(f"direct path: least squares on {fit['windows']} training windows, mean squared error "
                      f"{fit['before']:.4f} -> {fit['after']:.4f} (instance units)"
                      + (f", {fit['seconds']:.1f} s" if "seconds" in fit else ""))
+    if result.extra.get("policy_calibration"):
+        cal = result.extra["policy_calibration"]
+        below = ", ".join(f"{b:.3f}" for b in cal["raw_below_005"])
+        lines.append(f"overlap: the policy head calibrated on {sum(cal['steps'])} logged control steps of the validation "
+                     f"part; before calibration, share of them with a tail probability below 0.05 per control: {below} "
+                     "(0.05 if the head were calibrated)")
     for key in sorted(k for k in result.metrics if k.startswith("val/")):
         lines.append(f"  {key:<22} {result.metrics[key]:.4f}")
     if "diag/certified_outer" in result.metrics:

@@ -93,6 +93,7 @@ class ModelConfig:
     rollout: str = "open_loop"  # sample paths: open_loop (imagine under the plan) | gcomp (feed sampled observations back)
     control_members: int = 1  # bootstrap members of the control embedding: their spread is the effect's estimation error
     policy_head: bool = False  # learn the logging operator's policy (overlap diagnostics of plans)
+    propensity_input: bool = False  # under gcomp: each step's drive also carries the policy head's median control for that patch, given what the operator had seen (a function of the history, so legitimate to condition on): the schedule need not be read off the control itself (policy.py)
     balance_weight: float = 0.0  # CRN-style balancing: an adversary reads the logged controls from the state, the state is trained to hide them (gradient reversal); 0 = off
     outer_retention: float = 0.5  # lambda_0 of h_k = lambda h_{k-1} + (1 - lambda) step: memory across outer steps (learned); 0 = off
     linear_path: bool = True  # add a linear forecast from the context and known-future inputs (linear_path.py)
@@ -256,6 +257,9 @@ class ModelConfig:
              "blind_weight 0 under rollout 'gcomp' trains the one-step conditionals only, so one_step_weight must be "
              f"> 0 (got {self.one_step_weight}); otherwise no forecast term is trained")
         need(self.balance_weight >= 0, f"balance_weight must be >= 0, got {self.balance_weight}")
+        need(not self.propensity_input or (self.policy_head and self.rollout == "gcomp" and self.intervention > 0),
+             "propensity_input needs policy_head True, rollout 'gcomp' and a task with interventions: the policy "
+             "head's prediction is the input, and only the G-computation sampler can compute it step by step")
         need(self.control_members >= 1, f"control_members must be >= 1, got {self.control_members}")
         need(0 <= self.outer_retention < OUTER_RETENTION_CAP,
              f"outer_retention must be in [0, {OUTER_RETENTION_CAP}) (0 = off), got {self.outer_retention}")

@@ -21,14 +21,17 @@ Two rollouts (``ModelConfig.rollout``):
   them (the observed-step regime the one-step loss trains) and steps on (with ``prior_obs``, the
   step into patch k also injects the path's draw of patch k-1, as that loss trains it). Every conditional is
   given the full simulated history, so the effect of a plan is identified under sequential
-  ignorability (the operator reacted only to what the history shows).
+  ignorability (the operator reacted only to what the history shows). With ``propensity_input``
+  each step's drive also carries the policy head's median controls given the path's last patch,
+  as the one-step loss trains it.
 
 With ``control_members`` M > 1, path s uses the control member s mod M (a bootstrap ensemble of
 the control pathway), so the spread of an effect over paths includes the model's estimation
 error, not only the noise that common random numbers cancel. With a policy head (policy.py),
 each path also scores the plan's controls against the learned logging policy, given what the
 operator would have seen on that path before each patch: ``control_support`` is their two-sided
-tail probability, averaged over paths (overlap).
+tail probability (calibrated on the validation part's logged controls when the head is, policy.py),
+averaged over paths (overlap).
 """
 
 from __future__ import annotations
@@ -80,12 +83,18 @@ def tail_probability(quantiles: Tensor, levels: Tensor, x: Tensor) -> Tensor:
     """Two-sided tail probability 2 min(F(x), 1 - F(x)) of x under the interpolated CDF whose
     knots are quantiles (..., Q): (...) in [0, 1]. Beyond the outer knots F is extended linearly
     (as the sampler extends the quantile function) and clipped, so a value far outside scores 0."""
+    return tail_score(quantiles, levels, x).clamp(0, 1)
+
+
+def tail_score(quantiles: Tensor, levels: Tensor, x: Tensor) -> Tensor:
+    """``tail_probability`` before clipping: the same inside the range where the extended F is in
+    [0, 1], negative beyond it and falling with the distance (in units of the outer segment), so
+    values outside the quantiles keep their order (the policy head's calibration ranks them)."""
     n = levels.numel()
     right = (quantiles <= x.unsqueeze(-1)).sum(-1).clamp(1, n - 1)
     lo = quantiles.gather(-1, (right - 1).unsqueeze(-1)).squeeze(-1)
     hi = quantiles.gather(-1, right.unsqueeze(-1)).squeeze(-1)
     u = levels[right - 1] + (x - lo) / (hi - lo).clamp_min(1e-12) * (levels[right] - levels[right - 1])
-    u = u.clamp(0, 1)
     return 2 * torch.minimum(u, 1 - u)
 
 
@@ -170,8 +179,16 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
     # under prior_obs each prior step injects the path's previous observation, as the one-step loss trains it
     prior_obs = getattr(cfg, "prior_obs", False)
     seen = model.last_context_obs(normed)[:, 0].repeat_interleave(s, 0) if prior_obs else None  # (B*S, D)
+    # under propensity_input each step's drive also carries the policy's median controls, given the path's last patch
+    propensity = getattr(model, "propensity_embed", None) is not None
+    if propensity:
+        known = model.drive_embed.exogenous(rows)  # (B*S, K, D)
+        before = model.last_context_obs(normed)[:, 0].repeat_interleave(s, 0)  # (B*S, D)
     for k in range(drive.shape[1]):
-        prior = model.step(h, drive[:, k], seen, run)
+        drive_k = drive[:, k]
+        if propensity:
+            drive_k = drive_k + model.propensity_drive(before[:, None], known[:, k:k + 1])[:, 0]
+        prior = model.step(h, drive_k, seen, run)
         q, logits = model.decode(prior[:, None])  # (B*S, P, Ct, Q), (B*S, P, Ce)
         span = slice(k * p, min((k + 1) * p, cfg.horizon))
         n = span.stop - span.start
@@ -184,9 +201,11 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
         targets.append(y), events.append(event), probs.append(prob)
         if k + 1 < drive.shape[1]:  # observe the drawn patch: the observed-step regime
             e = model.obs_embed(y, torch.ones_like(y), event, False)[:, 0]
-            h = model.step(h, drive[:, k], e, run)
+            h = model.step(h, drive_k, e, run)
             if prior_obs:
                 seen = e
+            if propensity:
+                before = e
     unflat = lambda x: x.view(b, s, *x.shape[1:]).transpose(0, 1)  # (B*S, ...) -> (S, B, ...)
     target = unflat(torch.cat(targets, 1)) * scale + shift  # back from instance units
     return target, unflat(torch.cat(events, 1)), unflat(torch.cat(probs, 1)).mean(0)
@@ -202,4 +221,5 @@ def _support(model: nn.Module, batch: dict[str, Tensor], target: Tensor, event: 
     seen = ((target - shift) / scale).flatten(0, 1)  # instance units, as the model observes
     q = model.policy_quantiles(rows, seen, event.flatten(0, 1))  # (S*B, H, Ci, Q)
     plan = rows["future_control"][:, : model.cfg.horizon]
-    return tail_probability(q, model.levels, plan).view(s, b, *plan.shape[1:]).mean(0)
+    u = model.policy.support(q, model.levels, plan)  # p-values when the head is calibrated (policy.py)
+    return u.view(s, b, *plan.shape[1:]).mean(0)

@@ -50,7 +50,7 @@ from tsloop.model.embed import DriveEmbed, ObservationEmbed, Prelude
 from tsloop.model.heads import Coda, EventHead, QuantileHead
 from tsloop.model.linear_path import LinearPath
 from tsloop.model.policy import PolicyHead, policy_inputs
-from tsloop.model.sampling import SamplePaths, sample_paths
+from tsloop.model.sampling import SamplePaths, interpolate_quantiles, sample_paths
 
 
 @dataclass
@@ -85,6 +85,11 @@ class WorldModel(nn.Module):
         self.linear_path = LinearPath(cfg) if cfg.linear_path and cfg.target > 0 else None
         # the logging operator's policy (policy.py): overlap of a plan with the log
         self.policy = PolicyHead(cfg) if cfg.policy_head and cfg.intervention > 0 else None
+        # propensity as a covariate: the policy's median controls of a patch enter that patch's drive
+        self.propensity_embed = (nn.Linear(cfg.patch_len * cfg.intervention, d)
+                                 if cfg.propensity_input and self.policy is not None else None)
+        if self.propensity_embed is not None:  # starts inert: the model begins as it would without it
+            nn.init.zeros_(self.propensity_embed.weight), nn.init.zeros_(self.propensity_embed.bias)
         # balancing (CRN): an adversary of the same form, trained through a gradient reversal
         self.adversary = (QuantileHead(d, cfg.patch_len, cfg.intervention, cfg.quantiles)
                           if cfg.balance_weight > 0 and cfg.intervention > 0 else None)
@@ -372,6 +377,9 @@ class WorldModel(nn.Module):
         unconfounded transition, the one a what-if needs (G-computation chains them).
         """
         obs = self.future_obs(batch, self.obs_embed)  # (B, K, D)
+        if self.propensity_embed is not None:  # what the operator had seen before each patch: the last patch's obs
+            drive = drive + self.propensity_drive(torch.cat([self.last_context_obs(batch), obs[:, :-1]], dim=1),
+                                                  self.drive_embed.exogenous(batch))
         posterior = self.rollout(h0, drive, obs, run)  # (B, K, D): h_k after observing patch k
         before = torch.cat([h0[:, None], posterior[:, :-1]], dim=1)  # state before each patch
         b, k, d = before.shape
@@ -401,6 +409,20 @@ class WorldModel(nn.Module):
         q = q * scale[..., None] + shift[..., None]  # back from instance units
         return ModelOutput(q, torch.sigmoid(logits), logits, torch.cat([h0[:, None], posterior], dim=1),
                            run.mean_loops())
+
+    def propensity_drive(self, seen: Tensor, known: Tensor) -> Tensor:
+        """The drive term of ``propensity_input`` (R, K, D): the policy head's median controls of each
+        patch, given the observation before it ``seen`` (R, K, D) and its known drive ``known`` (R, K, D),
+        embedded. The median is detached: a function of the history, which the one-step conditional may
+        condition on without bias under sequential ignorability. With it the conditional need not read
+        the operator's routine (a capacity schedule that follows demand) off the control itself, so the
+        control's own pathway is left the deviation from that routine, the part a plan changes
+        (Hahn, Murray & Carvalho 2020 give a regression the estimated propensity for the same reason)."""
+        with torch.no_grad():
+            q = self.policy(seen.detach(), known.detach())  # (R, K*P, Ci, Q)
+            median = interpolate_quantiles(q, self.levels, q.new_full((1, *q.shape[:-1]), 0.5))[0]
+        r, k = seen.shape[:2]
+        return self.propensity_embed(median.reshape(r, k, -1))
 
     def _policy_loss(self, batch: dict[str, Tensor], quantiles: Tensor) -> Tensor:
         """Pinball loss of control quantiles (B, K*P, Ci, Q) read from the states before each patch

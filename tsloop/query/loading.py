@@ -32,6 +32,8 @@ def load_bundle(bundle: Bundle) -> Loaded:
             f"the model weights do not match their configuration ({str(err).splitlines()[0]}); "
             "the file was probably assembled from another run"
         ) from None
+    if model.policy is not None:  # files written before the calibration (or without validation data) have none
+        model.policy.set_calibration(bundle.meta.get("policy_calibration"))
     return Loaded(model.eval(), TaskSpec.from_dict(bundle.spec), StandardScaler.from_dict(bundle.scaler), bundle.meta)
 
 

@@ -5,19 +5,29 @@ that sets a control the operator never chose in such a state asks the model to e
 its forecast there is a guess however narrow its sample paths are. The model's logging-policy
 head gives, per series, horizon step and intervention channel, the two-sided tail probability of
 the planned value under that policy given the (simulated) state (``ForecastResult.control_support``,
-averaged over sample paths). This module turns it into one score per plan and series, a label,
+averaged over sample paths). A model trained since 2026-12-07 calibrates it on the validation
+part's logged controls (split conformal, ``tsloop/model/policy.py``), so each step's value is a
+p-value: the share of the operator's own choices that lay at least as far out. Without that the
+rules below are not valid. On suite 4's plant (confounding 0, seed 0) the raw tails put 22 % of
+the operator's logged replica steps below 0.05, and the minimum rule below flagged the logged plan
+itself in 18 % of (origin, cluster) pairs; calibrated, in 4.7 %. This module turns it into one score per plan and series, a label,
 and a guard on the answer shown to the user.
 
 The score of a plan is a p-value for "the operator could have chosen this plan": small when the
 plan keeps a control where the operator was not seen putting it in such states. Per control
-channel c the tail probabilities u_{t,c} of the steps the plan sets are averaged, and twice the
-mean is a valid p-value whatever the dependence between steps (Rüschendorf 1982; Vovk & Wang,
-"Combining p-values via averaging", Biometrika 2020); the plan's score is the smallest channel's,
-times the number of channels set (Bonferroni), capped at 1. So a plan drawn from the operator's
-own (well-learned) policy scores below 0.05 at most about 5 % of the time. The minimum over
-steps and channels would not be: with 16 steps and 3 controls the smallest of 48 tail
-probabilities is about 0.02 even for the logged plan (measured on the plant: the logged-like
-"hold" plan scored a median 0.06, and 45 of 48 demo pairs were flagged).
+channel c, of the tail probabilities u_{t,c} of the n_c steps the plan sets, two p-values are
+valid whatever the dependence between steps: twice their mean (Rüschendorf 1982; Vovk & Wang,
+"Combining p-values via averaging", Biometrika 2020), which sees a plan that stays a little off
+the policy for many steps, and n_c times their minimum (Bonferroni), which sees a plan that
+jumps far outside it at one step and then looks ordinary (a scale-out by 4 is far outside at its
+first step; afterwards the state it made can look like one where the operator runs that many
+replicas). The channel's p-value is twice the smaller of the two (Bonferroni over the two),
+capped at 1; the plan's score is the smallest channel's, times the number of channels set,
+capped at 1. So a plan drawn from the operator's own (well-learned) policy scores below 0.05 at
+most about 5 % of the time. The plain minimum over steps and channels would not be: with 16
+steps and 3 controls the smallest of 48 tail probabilities is about 0.02 even for the logged
+plan (measured on the plant: the logged-like "hold" plan scored a median 0.06, and 45 of 48 demo
+pairs were flagged).
 
 Labels: ``supported`` from SUPPORTED_FROM (0.05) up, ``weak`` in [UNSUPPORTED_BELOW,
 SUPPORTED_FROM) = [0.01, 0.05), ``unsupported`` below UNSUPPORTED_BELOW (0.01).
@@ -43,6 +53,8 @@ Example::
     >>> support = np.array([[[0.3], [0.004]]])           # (B=1, H=2, Ci=1)
     >>> plan_support(support, np.array([[[True], [False]]]))   # the second step is not set
     array([0.6])
+    >>> plan_support(support, np.array([[[True], [True]]]))    # 2 min(2 x 0.152, 2 x 0.004)
+    array([0.016])
     >>> label(0.004), temper(0.97, 0.6, 0.004)
     ('unsupported', 0.5)
 """
@@ -58,14 +70,18 @@ LABELS = ("supported", "weak", "unsupported")  # best first
 
 def plan_support(control_support: np.ndarray, control_mask: np.ndarray) -> np.ndarray:
     """Support score per series (module docstring): of ``control_support`` (B, H, Ci) over the
-    steps where ``control_mask`` (B, H, Ci) says the plan sets the control, twice the mean per
-    channel, the smallest channel's times the channels set, capped at 1 -> (B,); a series whose
-    plan sets nothing scores 1.0 (nothing was asked outside the data)."""
+    steps where ``control_mask`` (B, H, Ci) says the plan sets the control, per channel twice the
+    smaller of (twice the mean, the steps set times the minimum), capped at 1; the smallest
+    channel's times the channels set, capped at 1 -> (B,); a series whose plan sets nothing
+    scores 1.0 (nothing was asked outside the data)."""
     control_support = np.asarray(control_support, dtype=float)
     mask = np.broadcast_to(np.asarray(control_mask, dtype=bool), control_support.shape)
     steps = mask.sum(axis=1)  # (B, Ci) steps set per channel
     mean = np.where(mask, control_support, 0.0).sum(axis=1) / np.maximum(steps, 1)
-    per_channel = np.where(steps > 0, np.minimum(1.0, 2.0 * mean), np.inf)  # (B, Ci)
+    least = np.where(mask, control_support, np.inf).min(axis=1, initial=np.inf)  # (B, Ci)
+    bonferroni = np.where(steps > 0, steps * np.where(steps > 0, least, 0.0), np.inf)
+    combined = 2.0 * np.minimum(2.0 * mean, bonferroni)  # Bonferroni over the two valid p-values
+    per_channel = np.where(steps > 0, np.minimum(1.0, combined), np.inf)  # (B, Ci)
     channels = (steps > 0).sum(axis=1)  # (B,)
     score = np.minimum(1.0, per_channel.min(axis=1, initial=np.inf) * np.maximum(channels, 1))
     return np.where(channels == 0, 1.0, score)

@@ -71,6 +71,11 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
     if prefit:  # the direct path's least-squares start (TrainConfig.direct_path)
         logger.log_metrics({"prefit/mse_before": prefit["before"], "prefit/mse_after": prefit["after"],
                             "prefit/windows": prefit["windows"]})
+    calibration = result.extra.get("policy_calibration")
+    if calibration:  # the policy head's calibration on the validation part (overlap, model/policy.py)
+        logger.log_metrics({"policy/calibration_steps": float(sum(calibration["steps"])),
+                            **{f"policy/raw_below_005/{name}": b
+                               for name, b in zip(task.spec.intervention, calibration["raw_below_005"]) if b == b}})
     client.log_artifact(run_id, str(result.bundle_path), "model")
     if result.best_checkpoint:
         client.log_artifact(run_id, result.best_checkpoint, "checkpoints")

@@ -35,6 +35,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from tsloop.bundle import Bundle
 from tsloop.errors import CheckpointError, TsloopError
+from tsloop.model.policy import calibrate
 from tsloop.train.callbacks import DivergenceGuard, RngState
 from tsloop.train.prefit import direct_path_mode, prefit_direct_path, training_batches
 from tsloop.train.config import TrainConfig
@@ -190,6 +191,7 @@ def fit(
         module.load_state_dict(state)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     model = module.model.cpu().eval()
+    calibration = calibrate(model, datamodule.val_dataloader())  # the policy head's tails as p-values (policy.py)
     n_params = sum(p.numel() for p in model.parameters())
     bundle = Bundle(
         model_config=model_config.to_dict(),
@@ -203,6 +205,7 @@ def fit(
             "range_margin": train_config.range_margin,
             "parameters": n_params,
             "best_epoch_metrics": metrics,
+            **({"policy_calibration": calibration.as_meta()} if calibration else {}),
         },
     )
     # under DDP every rank gets here; one file, one MLflow run: rank 0 writes and logs
@@ -210,7 +213,9 @@ def fit(
     steps = int(trainer.global_step)
     return FitResult(bundle_path, run_id, metrics, wall, out_dir, best, steps=steps, threads=threads,
                      warning=usability(metrics, steps), rank_zero=trainer.is_global_zero,
-                     extra={**({"init": init.to_dict()} if init else {}), **({"prefit": prefit} if prefit else {})},
+                     extra={**({"init": init.to_dict()} if init else {}), **({"prefit": prefit} if prefit else {}),
+                            **({"policy_calibration": {"steps": calibration.count, "raw_below_005": calibration.raw_below_005}}
+                               if calibration else {})},
                      device=device_name(trainer))
 
 
