@@ -244,7 +244,7 @@ def run_scenario(confounding: float, seed: int, models: list[str], args) -> None
         if name in REFERENCES:
             scores = score_reference(name, truth)
         else:
-            saved = saved_model(name, out / key, out / f"{key}.json") if args.rescore else None
+            saved = saved_model(name, out / key, out / f"{key}.json", task) if args.rescore else None
             try:
                 forecaster, budget, run_id = saved or train_model(name, task, seed, args.steps, out / key,
                                                                   f"plant_whatif/{name}/c{confounding:g}/s{seed}")

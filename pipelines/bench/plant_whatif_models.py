@@ -201,14 +201,26 @@ def train_model(name: str, task, seed: int, steps: int, out: Path, run_name: str
     return Forecaster.from_bundle_path(result.bundle_path), budget, result.run_id
 
 
-def saved_model(name: str, folder: Path, record: Path):
-    """(forecaster, budget, run id) of a tsloop model this suite already trained in ``folder``, else None."""
+def saved_model(name: str, folder: Path, record: Path, task=None):
+    """(forecaster, budget, run id) of a tsloop model this suite already trained in ``folder``, else None.
+    A model saved before its policy head was calibrated (``tsloop.model.policy.calibrate``, which
+    training now runs) is calibrated here on ``task``'s validation part, at its training's stride,
+    so a re-score reads support as a model trained today would."""
+    from torch.utils.data import DataLoader
+
     from tsloop.forecaster import Forecaster
+    from tsloop.model.policy import calibrate
 
     if MODELS.get(name) is None or not (folder / "model.pt").is_file() or not record.is_file():
         return None
     run_id = json.loads((folder / "run.json").read_text())["run_id"] if (folder / "run.json").is_file() else None
-    return Forecaster.from_bundle_path(folder / "model.pt"), json.loads(record.read_text())["budget"], run_id
+    forecaster = Forecaster.from_bundle_path(folder / "model.pt")
+    policy = forecaster.model.policy
+    if task is not None and policy is not None and not policy.is_calibrated:
+        stride = forecaster.meta.get("train_config", {}).get("val_stride", 1)
+        calibration = calibrate(forecaster.model, DataLoader(task.dataset("val", stride=stride), batch_size=256))
+        print(f"{folder.name}: policy head calibrated on {sum(calibration.count)} validation steps", flush=True)
+    return forecaster, json.loads(record.read_text())["budget"], run_id
 
 
 def _params(obj) -> int:

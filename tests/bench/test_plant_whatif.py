@@ -242,3 +242,31 @@ def test_trade_off_plans_differ_in_replicas_and_rate_limit_within_bounds(tiny):
     lo, hi = CONTROL_BOUNDS["rate_limit"]
     assert np.all((lo <= throttle["rate_limit"]) & (throttle["rate_limit"] <= hi))
     assert np.all(throttle["rate_limit"] < scenario.logged.exog.demand[:, 899:900])
+
+
+def test_when_a_model_saved_before_calibration_is_rescored_then_its_policy_head_is_calibrated(tiny, tmp_path):
+    """``--rescore`` reads support as a model trained today would: a saved what-if model whose file has no
+    policy calibration is calibrated on the task's validation part; without a task it is left as saved."""
+    import json
+
+    from pipelines.bench.plant_whatif_models import saved_model
+    from tsloop.bundle import Bundle
+    from tsloop.model.config import ModelConfig
+    from tsloop.model.world_model import WorldModel
+
+    scenario, task = tiny
+    torch.manual_seed(0)
+    cfg = ModelConfig.for_task("tiny", task.spec)
+    model = WorldModel(cfg)
+    assert model.policy is not None
+    folder = tmp_path / "tsloop_c0_s0"
+    folder.mkdir()
+    Bundle(model_config=cfg.to_dict(), spec=task.spec.to_dict(), scaler=task.scaler.to_dict(),
+           state_dict=model.state_dict(), meta={"train_config": {"val_stride": 8}}).save(folder / "model.pt")
+    record = tmp_path / "tsloop_c0_s0.json"
+    record.write_text(json.dumps({"budget": {"steps": 0}}))
+    as_saved = saved_model("tsloop", folder, record)[0]
+    assert not as_saved.model.policy.is_calibrated
+    forecaster, budget, _ = saved_model("tsloop", folder, record, task)
+    assert forecaster.model.policy.is_calibrated and budget == {"steps": 0}
+    assert int(forecaster.model.policy.cal_count.sum()) > 0
