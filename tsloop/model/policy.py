@@ -15,9 +15,10 @@ operator never chose in such a state. The policy head trains on detached embeddi
 describes the log and does not shape the world model.
 
 A quantile head is not calibrated in its far tails, and a support score built from raw tail
-probabilities is then no p-value: on suite 4's plant (confounding 0), 6.5 % of the operator's
-own logged control steps had a raw tail probability below 0.05, 15 % on the cooling setpoint,
-and its logged plans were flagged in up to 19 % of (origin, cluster) pairs. So after training
+probabilities is then no p-value: on suite 4's plant (confounding 0, seed 1, at its what-if
+origins), 6.5 % of the operator's own logged control steps had a raw tail probability below 0.05,
+15 % on the cooling setpoint, and with the step minimum of overlap.py its logged plans were
+flagged in 19 % of (origin, cluster) pairs. So after training
 the tail probabilities are calibrated on the validation part (split conformal): for each
 control channel, the empirical CDF F_c of the raw tail probabilities of the logged controls
 there, given what the operator had seen (the inputs the head trains on), over n_c steps. The
@@ -59,7 +60,7 @@ class PolicyHead(nn.Module):
         self.body = nn.Sequential(nn.Linear(2 * d, cfg.coda_hidden), nn.GELU(), nn.Linear(cfg.coda_hidden, d))
         self.head = QuantileHead(d, cfg.patch_len, cfg.intervention, cfg.quantiles)
         # calibration (module docstring): (Ci, G) CDF at CALIBRATION_GRID and (Ci,) steps; empty = not calibrated.
-        # Not in the state dict: it travels in the model file's meta (``calibration``), so older files load as before
+        # Not in the state dict: it travels in the model file's meta ("policy_calibration"), so older files load as before
         self.register_buffer("cal_cdf", torch.zeros(0), persistent=False)
         self.register_buffer("cal_count", torch.zeros(0), persistent=False)
 
@@ -139,7 +140,8 @@ def calibrate(model: nn.Module, batches: Iterable[dict[str, Tensor]]) -> Calibra
     for c in range(ci):
         u = torch.cat(tails[c]).double() if tails[c] else torch.zeros(0, dtype=torch.float64)
         count.append(int(u.numel()))
-        cdf.append(((u[:, None] <= grid).double().mean(0) if u.numel() else torch.zeros_like(grid)).tolist())
+        below_grid = torch.searchsorted(u.sort().values, grid, right=True)  # logged scores <= each grid point
+        cdf.append((below_grid.double() / u.numel() if u.numel() else torch.zeros_like(grid)).tolist())
         below.append(float((u < 0.05).double().mean()) if u.numel() else float("nan"))
     calibration = Calibration(cdf, count, below)
     model.policy.set_calibration(calibration.as_meta())
