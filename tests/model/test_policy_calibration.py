@@ -109,3 +109,17 @@ def test_the_calibration_travels_in_the_model_file(tmp_path):
     assert torch.equal(fresh.policy.calibrated(u), u)
     with pytest.raises(ValueError, match="does not fit"):
         fresh.policy.set_calibration({"cdf": [[0.0] * 5] * 2, "count": [1, 1]})
+
+
+def test_calibration_leaves_the_global_random_state_as_it_found_it():
+    """Sampling after training draws what it would have drawn without the calibration (a DataLoader
+    takes a seed from the global generator when it is iterated)."""
+    from torch.utils.data import DataLoader
+
+    m = model()
+    data = [{k: v[i] for k, v in b.items()} for b in batches(0, count=1, size=8) for i in range(8)]
+    torch.manual_seed(5)
+    calibrate(m, DataLoader(data, batch_size=4))
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(3))

@@ -126,7 +126,8 @@ def calibrate(model: nn.Module, batches: Iterable[dict[str, Tensor]]) -> Calibra
         return None
     ci, horizon = model.cfg.intervention, model.cfg.horizon
     tails: list[list[Tensor]] = [[] for _ in range(ci)]
-    with evaluation(model):
+    # on a forked RNG (a DataLoader draws its base seed): what runs after draws as it would without calibration
+    with torch.random.fork_rng(devices=[]), evaluation(model):
         for batch in batches:
             batch = model.normalise(batch)[0]
             q = model.policy(*policy_inputs(model, batch, batch["future_target"], batch["future_event"],
