@@ -377,16 +377,18 @@ class WorldModel(nn.Module):
         unconfounded transition, the one a what-if needs (G-computation chains them).
         """
         obs = self.future_obs(batch, self.obs_embed)  # (B, K, D)
-        if self.propensity_embed is not None:  # what the operator had seen before each patch: the last patch's obs
-            drive = drive + self.propensity_drive(torch.cat([self.last_context_obs(batch), obs[:, :-1]], dim=1),
-                                                  self.drive_embed.exogenous(batch))
+        previous = None  # patch k-1's observation for each patch k, where an option reads it
+        if self.cfg.prior_obs or self.propensity_embed is not None:
+            previous = torch.cat([self.last_context_obs(batch), obs[:, :-1]], dim=1)
+        if self.propensity_embed is not None:  # what the operator had seen before each patch
+            drive = drive + self.propensity_drive(previous, self.drive_embed.exogenous(batch))
         posterior = self.rollout(h0, drive, obs, run)  # (B, K, D): h_k after observing patch k
         before = torch.cat([h0[:, None], posterior[:, :-1]], dim=1)  # state before each patch
         b, k, d = before.shape
         flat_run = run.untraced(depth=run.depth.repeat_interleave(k))
         seen = None
         if self.cfg.prior_obs:  # patch k's step injects patch k-1's observation (the context's last for k = 0)
-            seen = torch.cat([self.last_context_obs(batch), obs[:, :-1]], dim=1).reshape(b * k, d)
+            seen = previous.reshape(b * k, d)
         # the run's coefficients, not new ones: a second power-iteration update would break backward
         prior = self.step(before.reshape(b * k, d), drive.reshape(b * k, d), seen, flat_run)
         q, logits = self.decode_forecast(prior.view(b, k, d), batch)

@@ -78,9 +78,8 @@ def plan_support(control_support: np.ndarray, control_mask: np.ndarray) -> np.nd
     mask = np.broadcast_to(np.asarray(control_mask, dtype=bool), control_support.shape)
     steps = mask.sum(axis=1)  # (B, Ci) steps set per channel
     mean = np.where(mask, control_support, 0.0).sum(axis=1) / np.maximum(steps, 1)
-    least = np.where(mask, control_support, np.inf).min(axis=1, initial=np.inf)  # (B, Ci)
-    bonferroni = np.where(steps > 0, steps * np.where(steps > 0, least, 0.0), np.inf)
-    combined = 2.0 * np.minimum(2.0 * mean, bonferroni)  # Bonferroni over the two valid p-values
+    least = np.where(mask, control_support, 1.0).min(axis=1, initial=1.0)  # (B, Ci); channels not set are dropped below
+    combined = 2.0 * np.minimum(2.0 * mean, steps * least)  # Bonferroni over the two valid p-values
     per_channel = np.where(steps > 0, np.minimum(1.0, combined), np.inf)  # (B, Ci)
     channels = (steps > 0).sum(axis=1)  # (B,)
     score = np.minimum(1.0, per_channel.min(axis=1, initial=np.inf) * np.maximum(channels, 1))
