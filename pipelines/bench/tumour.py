@@ -1,14 +1,18 @@
 """Benchmark suite 3: tumour growth under the Causal Transformer protocol, every model run here.
 
     python -m pipelines.bench.tumour                                  # gamma 0..4, seeds 10 101 1010
-    python -m pipelines.bench.tumour --gammas 4 --seeds 10 --time-cap 60 --models persistence,ridge,tsloop
+    python -m pipelines.bench.tumour --gammas 4 --seeds 10 --steps 500 --models persistence,ridge,tsloop_whatif
     python -m pipelines.bench.tumour --report-only                    # rewrite RESULTS_tumour.md from the JSON
     python -m pipelines.bench.tumour --gammas 4 --seeds 10 --ct-compatible   # the CT code's cohorts and test sets
 
 Per gamma x seed: one reduced benchmark (`make_benchmark`, sizes below), the three reference
 predictors (persistence, pooled least-squares growth fit, noise-free true model), ridge and tsloop
-on the same cohorts; RMSE % of the death volume one-step and tau = 2..6 per plan family, and plan
-ranking by predicted final volume V[t+6]. Results merge into pipelines/bench/results/tumour.json
+on the same cohorts. `tsloop_whatif` is the model a user gets for a task with interventions
+(`ModelConfig.for_task`: G-computation, policy head, one day per step) trained for `--steps`
+optimizer steps; `tsloop_plain` the bare small preset (open loop, one 8-day patch) on the same
+budget; `tsloop` and the other variants are the first runs, under a wall-clock cap (`--time-cap`).
+Scores: RMSE % of the death volume one-step and tau = 2..6 per plan family, and plan ranking by
+predicted final volume V[t+6]. Results merge into pipelines/bench/results/tumour.json
 (key model/g<gamma>/s<seed>); every run is logged to the MLflow experiment `bench` as
 tumour/<model>/g<gamma>/s<seed>.
 
@@ -38,9 +42,17 @@ from tsloop.output import atomic_path
 
 RESULTS = Path("pipelines/bench/results/tumour.json")
 REFERENCES = ("persistence", "growth_ls", "true_model")
-# tsloop variants: model-config and training overrides, and a time cap replacing --time-cap
+DEFAULT_MODELS = "persistence,growth_ls,true_model,ridge,tsloop_whatif"
+# tsloop variants: model-config and training overrides, and the budget. The first runs (tsloop,
+# tsloop_budget, tsloop_p1, tsloop_onestep) trained under a wall-clock cap (--time-cap, or their
+# own); the step-budget ones (--steps) train the same model on any machine.
 TSLOOP_VARIANTS = {
-    "tsloop": {},  # the small preset as it is, the bench suites' training settings
+    # the default: the model ModelConfig.for_task builds for a task with interventions (G-computation,
+    # policy head, patch 1), trained for --steps optimizer steps; validation (10 checks) on 40 batches (2,560 windows)
+    "tsloop_whatif": {"whatif": True, "budget": "steps", "train": {"limit_val_batches": 40}},
+    # the ablation "no correction": the bare small preset (one 8-day patch, open loop), same budget
+    "tsloop_plain": {"budget": "steps", "train": {"limit_val_batches": 40}},
+    "tsloop": {},  # the small preset as it is, the bench suites' training settings (time cap)
     # the cheap fix: 2x the training time, validation on 40 batches (2,560 windows) instead of all
     "tsloop_budget": {"train": {"limit_val_batches": 40}, "time_cap_s": 240.0},
     "tsloop_p1": {"model": {"patch_len": 1}},  # one outer step per day: each day's treatment its own step
@@ -108,7 +120,9 @@ def run_one(gamma: float, seed: int, models: list[str], args, prior: dict | None
                 continue
             task = TumourWindowsTask(gamma, seed, arrays["train"], arrays["val"], scale)
             variant = TSLOOP_VARIANTS[model]
-            fitted = fit_tsloop(task, preset=args.preset, time_cap_s=variant.get("time_cap_s", args.time_cap), seed=0,
+            budget = ({"steps": args.steps} if variant.get("budget") == "steps" else
+                      {"time_cap_s": variant.get("time_cap_s", args.time_cap)})
+            fitted = fit_tsloop(task, preset=args.preset, **budget, whatif=variant.get("whatif", False), seed=0,
                                 run_name=f"{suite}/{model}/g{gamma:g}/s{seed}",
                                 out_dir=Path(f"outputs/bench/{suite}/{model}_g{gamma:g}_s{seed}"),
                                 overrides=variant.get("model"), train=variant.get("train"))
@@ -126,7 +140,7 @@ def _record(model, gamma, seed, scores, info, predict_s, start, args, prior) -> 
     n_test = args.rescore_test if prior is not None else args.test
     result = {"model": model, "gamma": gamma, "seed": seed, **scores, **info, "predict_s": predict_s,
               "wall_s": time.perf_counter() - start, "sizes": [args.train, args.val, n_test],
-              "time_cap_s": TSLOOP_VARIANTS[model].get("time_cap_s", args.time_cap) if model in TSLOOP_VARIANTS else None}
+              "time_cap_s": _time_cap(model, args)}
     if prior is not None:  # keep the training facts of the main run; log next to its scores
         old = prior[key]
         result.update({k: old.get(k) for k in ("fit_s", "best_s", "params", "hparams", "time_cap_s") if k in old})
@@ -138,6 +152,14 @@ def _record(model, gamma, seed, scores, info, predict_s, start, args, prior) -> 
           f"{' '.join(f'{v:.3f}' for v in scores['sliding_treatment'])} | random "
           f"{' '.join(f'{v:.3f}' for v in scores['random_trajectories'])} | {result['wall_s']:.0f} s", flush=True)
     return result
+
+
+def _time_cap(model: str, args) -> float | None:
+    """The wall-clock cap a tsloop variant trained under (None: a step budget, or not tsloop)."""
+    variant = TSLOOP_VARIANTS.get(model)
+    if variant is None or variant.get("budget") == "steps":
+        return None
+    return variant.get("time_cap_s", args.time_cap)
 
 
 def log_mlflow(key: str, result: dict, args, prefix: str = "") -> str | None:
@@ -176,8 +198,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gammas", default="0,1,2,3,4")
     parser.add_argument("--seeds", default="10,101,1010")
-    parser.add_argument("--models", default="persistence,growth_ls,true_model,ridge,tsloop")
-    parser.add_argument("--time-cap", type=float, default=120.0, help="training wall-clock cap per model, s")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated (default: persistence,growth_ls,true_model,ridge,tsloop_whatif; "
+                             "with --rescore-test, every saved model)")
+    parser.add_argument("--steps", type=int, default=2000,
+                        help="optimizer-step budget of the step-budget tsloop variants (tsloop_whatif, tsloop_plain)")
+    parser.add_argument("--time-cap", type=float, default=120.0,
+                        help="wall-clock cap, s, of the first runs' variants (tsloop, tsloop_p1, ...); kept to reproduce them")
     parser.add_argument("--preset", default="small")
     parser.add_argument("--train", type=int, default=1000, help="train patients (protocol: 10,000)")
     parser.add_argument("--val", type=int, default=200, help="validation patients (protocol: 1,000)")
@@ -194,13 +221,19 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m pipelines.bench.tumour " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.rescore_test and not args.report_only:
         prior = json.loads(RESULTS.read_text())["runs"]
+        wanted = set(args.models.split(",")) if args.models else None
+        gammas = {float(g) for g in args.gammas.split(",")}
+        seeds = {int(s) for s in args.seeds.split(",")} if args.seeds else None
         for gamma, seed in sorted({(r["gamma"], r["seed"]) for r in prior.values()}):
-            models = [r["model"] for r in prior.values() if (r["gamma"], r["seed"]) == (gamma, seed)]
+            if gamma not in gammas or (seeds is not None and seed not in seeds):
+                continue
+            models = [r["model"] for r in prior.values() if (r["gamma"], r["seed"]) == (gamma, seed)
+                      and (wanted is None or r["model"] in wanted)]
             save(run_one(gamma, seed, models, args, prior), args, command.strip(), rescored(args.rescore_test))
     elif not args.report_only:
         for gamma in [float(g) for g in args.gammas.split(",")]:
             for seed in [int(s) for s in args.seeds.split(",")]:
-                save(run_one(gamma, seed, args.models.split(","), args), args, command.strip(),
+                save(run_one(gamma, seed, (args.models or DEFAULT_MODELS).split(","), args), args, command.strip(),
                      RESULTS.with_name("tumour_ct.json") if args.ct_compatible else RESULTS)
     if args.ct_compatible:
         return

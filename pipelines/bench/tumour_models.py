@@ -1,11 +1,12 @@
-"""The learned peers of the tumour suite: tsloop (fit with early stopping and a time cap) and ridge.
+"""The learned peers of the tumour suite: tsloop (a step budget, or the first runs' time cap) and ridge.
 
 Both read the same windows (`tumour_data.CohortArrays`: 15 days of log volume and treatments,
 the patient type, the 6 days of treatments ahead) and predict V[t+1..t+6] for a query's plans.
 
 Example::
 
-    fitted = fit_tsloop(bench, scale, preset="small", time_cap_s=120, seed=0)
+    fitted = fit_tsloop(task, preset="small", steps=2000, seed=0, run_name="tumour/tsloop_whatif/g4/s10",
+                        out_dir=Path("outputs/bench/tumour/tsloop_whatif_g4_s10"), whatif=True)
     volumes = tsloop_volumes(fitted.model, test_arrays, scale, query)     # (R, 6)
     ridge = Ridge.fit(train_arrays, val_arrays)
     volumes = ridge.volumes(test_arrays, scale, query)
@@ -82,19 +83,33 @@ class Fitted:
     hparams: dict = field(default_factory=dict)
 
 
-def fit_tsloop(task: TumourWindowsTask, *, preset: str, time_cap_s: float, seed: int, run_name: str,
-               out_dir: Path, overrides: dict | None = None, train: dict | None = None) -> Fitted:
-    """Train tsloop on the task's windows: early stopping on val, `time_cap_s` wall clock."""
+def fit_tsloop(task: TumourWindowsTask, *, preset: str, seed: int, run_name: str, out_dir: Path,
+               steps: int | None = None, time_cap_s: float | None = None, whatif: bool = False,
+               overrides: dict | None = None, train: dict | None = None) -> Fitted:
+    """Train tsloop on the task's windows, with early stopping on val.
+
+    ``steps`` is an optimizer-step budget (validation 10 times over it, the library's default);
+    ``time_cap_s`` a wall-clock cap with a check every 200 batches (how the first runs of this
+    suite trained). ``whatif`` builds the model as ``ModelConfig.for_task`` does for any task with
+    interventions (G-computation rollouts, policy head, one step per patch: ``WHATIF_DEFAULTS``);
+    without it, the bare size preset.
+    """
     from tsloop.bundle import Bundle
     from tsloop.model import ModelConfig
     from tsloop.model.world_model import WorldModel
     from tsloop.tracking.training import fit_and_record
     from tsloop.train.config import TrainConfig
 
+    if (steps is None) == (time_cap_s is None):
+        raise ValueError("give exactly one of steps (an optimizer-step budget) and time_cap_s")
     overrides = dict(overrides or {})
-    cfg = ModelConfig.preset(preset, dims=task.spec.dims, context_length=CONTEXT, horizon=STEPS, **overrides)
-    train = {"max_epochs": 100, "max_time_s": time_cap_s, "batch_size": 64, "patience": 3,
-             "limit_train_batches": 200, "seed": seed, "progress_bar": False, **(train or {})}
+    if whatif:
+        cfg = ModelConfig.for_task(preset, task.spec, **overrides)
+    else:
+        cfg = ModelConfig.preset(preset, dims=task.spec.dims, context_length=CONTEXT, horizon=STEPS, **overrides)
+    budget = ({"max_steps": steps, "max_time_s": None, "max_epochs": 10_000} if steps is not None else
+              {"max_steps": None, "max_time_s": time_cap_s, "max_epochs": 100, "limit_train_batches": 200})
+    train = {**budget, "batch_size": 64, "patience": 3, "seed": seed, "progress_bar": False, **(train or {})}
     # params and the model file only: the fan chart and pyfunc model read a per-series scaler,
     # which these patient-split windows do not have
     result = fit_and_record(task, cfg, TrainConfig(**train), out_dir=out_dir, experiment="bench", plots=False, pyfunc=False,
@@ -104,8 +119,10 @@ def fit_tsloop(task: TumourWindowsTask, *, preset: str, time_cap_s: float, seed:
               if best.is_file() and last.is_file() else None)
     model = WorldModel(cfg)
     model.load_state_dict(Bundle.load(result.bundle_path).state_dict)
-    hparams = {"preset": preset, **overrides, **{k: train[k] for k in ("max_epochs", "max_time_s", "batch_size",
-               "patience", "limit_train_batches", "seed")}, "limit_val_batches": train.get("limit_val_batches", 1.0),
+    hparams = {"preset": preset, "whatif_defaults": whatif, **overrides,
+               **{k: train.get(k) for k in ("max_steps", "max_epochs", "max_time_s", "batch_size", "patience",
+                                           "limit_train_batches", "seed")},
+               "limit_val_batches": train.get("limit_val_batches", 1.0), "optimizer_steps": result.steps, "threads": result.threads,
                "point": "median (q0.5) of log volume",
                "best_val_loss": result.metrics.get("val/loss")}
     return Fitted(model.eval(), result.run_id, result.wall_time_s, best_s,
@@ -129,10 +146,18 @@ def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np
     """Median volumes V[t+1..t+6] (R, STEPS) under each row's controls.
 
     Rows sharing an origin share one context: it is encoded once (`encode`), and every plan is
-    then imagined from that state (`imagine`, `decode`) — the same computation as `model(batch)`.
+    then rolled from that state. An open-loop model imagines the plan and decodes (the same
+    computation as `model(batch)`). A G-computation model (`rollout` gcomp, the default for tasks
+    with interventions) is rolled as its sampler rolls it (`gcomp_from`), on the path that draws
+    each day's median and observes it, once per control member; the point is the members' mean
+    of log volume.
     """
+    from tsloop.model.sampling import gcomp_from
+
     levels = np.asarray(model.cfg.quantiles)
     mid = int(np.argmin(np.abs(levels - 0.5)))
+    gcomp = model.cfg.rollout == "gcomp"
+    members = model.cfg.control_members if gcomp else 1
     keys = q.patient.astype(np.int64) * 1000 + q.origin
     unique, inverse = np.unique(keys, return_inverse=True)
     out = np.empty((len(q), STEPS))
@@ -140,7 +165,9 @@ def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np
         sel = np.arange(start, min(start + CHUNK, len(unique)))
         batch = arrays.windows(unique[sel] // 1000, unique[sel] % 1000)
         norm, shift, spread = model.normalise(batch)
-        h0 = model.encode(norm, model.new_run(len(sel)))  # (U, D)
+        member_of = lambda m, n: torch.full((n,), m, dtype=torch.long) if members > 1 else None  # noqa: E731
+        h0 = [model.encode(dict(norm, member=member_of(m, len(sel))), model.new_run(len(sel)))  # (U, D) per member
+              for m in range(members)]
         rows = np.nonzero((inverse >= sel[0]) & (inverse <= sel[-1]))[0]
         local = torch.as_tensor(inverse[rows] - sel[0])
         for r0 in range(0, len(rows), CHUNK):
@@ -151,8 +178,14 @@ def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np
                     "static": batch["static"][idx],
                     # aligned models act the last context controls inside the first future patch
                     "past_control": batch["past_control"][idx], "past_control_mask": batch["past_control_mask"][idx]}
-            h = model.imagine(h0[idx], plan, model.new_run(len(part)))
-            quant = model.decode(h)[0][:, :STEPS, :, mid]  # (R, STEPS, 1)
+            if gcomp:
+                context = {k: v[idx] for k, v in norm.items() if torch.is_tensor(v) and v.shape[:1] == (len(sel),)}
+                median = torch.full((len(part), STEPS, model.cfg.target + model.cfg.event), 0.5)
+                quant = torch.stack([gcomp_from(model, {**context, **plan, "member": member_of(m, len(part))},
+                                                h0[m][idx], median)[0] for m in range(members)]).mean(0)
+            else:
+                h = model.imagine(h0[0][idx], plan, model.new_run(len(part)))
+                quant = model.decode(h)[0][:, :STEPS, :, mid]  # (R, STEPS, 1)
             z = quant * spread[idx] + shift[idx]
             out[part] = z[..., 0].numpy()
     return scale.to_volume(out)

@@ -101,6 +101,30 @@ def test_when_plans_share_an_origin_then_shared_encoding_equals_the_forward_pass
     np.testing.assert_allclose(got, scale.to_volume(out), rtol=1e-4)
 
 
+@pytest.mark.parametrize("exit_rule", ["none", "delta"])
+def test_when_a_gcomp_model_shares_encoding_then_it_equals_its_sampler_on_the_median_draws(bench, exit_rule):
+    from pipelines.bench.tumour_models import tsloop_volumes
+    from tsloop.data.batch import ChannelDims
+    from tsloop.model import ModelConfig
+    from tsloop.model.world_model import WorldModel
+
+    torch.manual_seed(0)
+    scale = LogScale.fit(bench.train)
+    cfg = ModelConfig.preset("tiny", dims=ChannelDims(target=1, intervention=2, static=1), context_length=CONTEXT,
+                             horizon=STEPS, exit_rule=exit_rule, rollout="gcomp", one_step_weight=1.0,
+                             blind_weight=0.0, control_members=3, policy_head=True, patch_len=1)
+    model = WorldModel(cfg).eval()
+    q = queries(bench)["random_trajectories"]
+    q = type(q)(q.patient[:40], q.origin[:40], q.control[:40], q.target[:40], q.steps)
+    arrays = CohortArrays.of(bench.test_multi_step, scale)
+    got = tsloop_volumes(model, arrays, scale, q)
+    # the sampler with u = 0.5 everywhere (noise 0), path s on control member s mod 3: each member's median path
+    batch = arrays.windows(q.patient, q.origin, q.control)
+    paths = model.sample_paths(batch, 3, noise=torch.zeros(3, len(q), STEPS, 1)).target[..., 0]  # (3, R, STEPS)
+    np.testing.assert_allclose(got, scale.to_volume(paths.mean(0).numpy()), rtol=1e-4)
+    assert not np.allclose(paths[0].numpy(), paths[1].numpy())  # the members differ, so their mean is tested
+
+
 def test_when_ridge_is_fit_then_it_predicts_finite_volumes_within_range(bench):
     from pipelines.bench.tumour_models import Ridge
 

@@ -164,7 +164,6 @@ def _open_loop(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
 def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
     """G-computation: each path draws patch k from the one-step conditional at its own state,
     observes the draw and steps on (module docstring)."""
-    cfg, p = model.cfg, model.cfg.patch_len
     s, b = u.shape[:2]
     normed, shift, scale = model.normalise(batch)
     rows = {key: value.repeat_interleave(s, 0) if key != "member" else value
@@ -172,32 +171,48 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
     rows["member"] = _members(model, s, b, u.device).T.reshape(-1)  # row = b * S + s
     run = model.new_run(b * s)
     h = model.encode(rows, run)  # (B*S, D)
-    drive = model.drive_embed.future(rows)  # (B*S, K, D)
-    linear = model.linear_path(normed) if model.linear_path is not None else None  # (B, H, Ct)
     uu = u.transpose(0, 1).reshape(b * s, *u.shape[2:])  # (B*S, H, C) in the rows' order
+    target, event, prob = gcomp_from(model, rows, h, uu, run)
+    unflat = lambda x: x.view(b, s, *x.shape[1:]).transpose(0, 1)  # (B*S, ...) -> (S, B, ...)
+    target = unflat(target) * scale + shift  # back from instance units
+    return target, unflat(event), unflat(prob).mean(0)
+
+
+def gcomp_from(model: nn.Module, rows: dict[str, Tensor], h: Tensor, u: Tensor, run=None):
+    """The G-computation rollout of ``_gcomp`` from given context states.
+
+    ``rows``: a normalised batch (``model.normalise``) of N rows, one per path; ``h`` (N, D)
+    their encoded context states (rows that share a context may share one ``encode``); ``u``
+    (N, H, Ct + Ce) uniform draws (0.5 everywhere: the path that draws each step's median and
+    observes it). Returns targets (N, H, Ct) in instance units, events (N, H, Ce) and event
+    probabilities (N, H, Ce)."""
+    cfg, p = model.cfg, model.cfg.patch_len
+    run = run or model.new_run(h.shape[0])
+    drive = model.drive_embed.future(rows)  # (N, K, D)
+    linear = model.linear_path(rows) if model.linear_path is not None else None  # (N, H, Ct)
     targets, events, probs = [], [], []
     # under prior_obs each prior step injects the path's previous observation, as the one-step loss trains it
     prior_obs = getattr(cfg, "prior_obs", False)
-    seen = model.last_context_obs(normed)[:, 0].repeat_interleave(s, 0) if prior_obs else None  # (B*S, D)
+    seen = model.last_context_obs(rows)[:, 0] if prior_obs else None  # (N, D)
     # under propensity_input each step's drive also carries the policy's median controls, given the path's last patch
     propensity = getattr(model, "propensity_embed", None) is not None
     if propensity:
-        known = model.drive_embed.exogenous(rows)  # (B*S, K, D)
-        before = model.last_context_obs(normed)[:, 0].repeat_interleave(s, 0)  # (B*S, D)
+        known = model.drive_embed.exogenous(rows)  # (N, K, D)
+        before = model.last_context_obs(rows)[:, 0]  # (N, D)
     for k in range(drive.shape[1]):
         drive_k = drive[:, k]
         if propensity:
             drive_k = drive_k + model.propensity_drive(before[:, None], known[:, k:k + 1])[:, 0]
         prior = model.step(h, drive_k, seen, run)
-        q, logits = model.decode(prior[:, None])  # (B*S, P, Ct, Q), (B*S, P, Ce)
+        q, logits = model.decode(prior[:, None])  # (N, P, Ct, Q), (N, P, Ce)
         span = slice(k * p, min((k + 1) * p, cfg.horizon))
         n = span.stop - span.start
         q, logits = q[:, :n], logits[:, :n]
         if linear is not None:
-            q = q + linear[:, span, :, None].repeat_interleave(s, 0)
-        y = interpolate_quantiles(q, model.levels, uu[None, :, span, :cfg.target])[0]  # (B*S, n, Ct)
+            q = q + linear[:, span, :, None]
+        y = interpolate_quantiles(q, model.levels, u[None, :, span, :cfg.target])[0]  # (N, n, Ct)
         prob = torch.sigmoid(logits)
-        event = (uu[:, span, cfg.target:] < prob).to(u.dtype)
+        event = (u[:, span, cfg.target:] < prob).to(u.dtype)
         targets.append(y), events.append(event), probs.append(prob)
         if k + 1 < drive.shape[1]:  # observe the drawn patch: the observed-step regime
             e = model.obs_embed(y, torch.ones_like(y), event, False)[:, 0]
@@ -206,9 +221,7 @@ def _gcomp(model: nn.Module, batch: dict[str, Tensor], u: Tensor):
                 seen = e
             if propensity:
                 before = e
-    unflat = lambda x: x.view(b, s, *x.shape[1:]).transpose(0, 1)  # (B*S, ...) -> (S, B, ...)
-    target = unflat(torch.cat(targets, 1)) * scale + shift  # back from instance units
-    return target, unflat(torch.cat(events, 1)), unflat(torch.cat(probs, 1)).mean(0)
+    return torch.cat(targets, 1), torch.cat(events, 1), torch.cat(probs, 1)
 
 
 def _support(model: nn.Module, batch: dict[str, Tensor], target: Tensor, event: Tensor) -> Tensor:
