@@ -48,10 +48,14 @@ DEFAULT_MODELS = "persistence,growth_ls,true_model,ridge,tsloop_whatif"
 # own); the step-budget ones (--steps) train the same model on any machine.
 TSLOOP_VARIANTS = {
     # the default: the model ModelConfig.for_task builds for a task with interventions (G-computation,
-    # policy head, patch 1), trained for --steps optimizer steps; validation (10 checks) on 40 batches (2,560 windows)
-    "tsloop_whatif": {"whatif": True, "budget": "steps", "train": {"limit_val_batches": 40}},
+    # policy head, patch 1), trained as `tsloop train` trains it, for --steps optimizer steps
+    "tsloop_whatif": {"whatif": True, "budget": "steps"},
+    # the same, with the window's level as input (instance_norm off: z is already the cohort's scale)
+    "tsloop_whatif_level": {"whatif": True, "budget": "steps", "model": {"instance_norm": False}},
+    # the learning curve: the default on twice the step budget
+    "tsloop_whatif_2x": {"whatif": True, "budget": "steps", "steps_factor": 2},
     # the ablation "no correction": the bare small preset (one 8-day patch, open loop), same budget
-    "tsloop_plain": {"budget": "steps", "train": {"limit_val_batches": 40}},
+    "tsloop_plain": {"budget": "steps"},
     "tsloop": {},  # the small preset as it is, the bench suites' training settings (time cap)
     # the cheap fix: 2x the training time, validation on 40 batches (2,560 windows) instead of all
     "tsloop_budget": {"train": {"limit_val_batches": 40}, "time_cap_s": 240.0},
@@ -120,7 +124,7 @@ def run_one(gamma: float, seed: int, models: list[str], args, prior: dict | None
                 continue
             task = TumourWindowsTask(gamma, seed, arrays["train"], arrays["val"], scale)
             variant = TSLOOP_VARIANTS[model]
-            budget = ({"steps": args.steps} if variant.get("budget") == "steps" else
+            budget = ({"steps": args.steps * variant.get("steps_factor", 1)} if variant.get("budget") == "steps" else
                       {"time_cap_s": variant.get("time_cap_s", args.time_cap)})
             fitted = fit_tsloop(task, preset=args.preset, **budget, whatif=variant.get("whatif", False), seed=0,
                                 run_name=f"{suite}/{model}/g{gamma:g}/s{seed}",
@@ -187,7 +191,7 @@ def save(results: dict, args, command: str, path: Path = RESULTS) -> dict:
     if command not in data["commands"]:
         data["commands"].append(command)
     data["config"] = {"n_train": args.train, "n_val": args.val, "n_test": args.rescore_test or args.test, "preset": args.preset,
-                      "time_cap_s": args.time_cap, "material_gap_cm3": MATERIAL_GAP,
+                      "time_cap_s": args.time_cap, "steps": getattr(args, "steps", None), "material_gap_cm3": MATERIAL_GAP,
                       "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1))
@@ -210,7 +214,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val", type=int, default=200, help="validation patients (protocol: 1,000)")
     parser.add_argument("--test", type=int, default=200, help="patients per test cohort (protocol: 1,000)")
     parser.add_argument("--rescore-test", type=int, default=0,
-                        help="re-score the saved models of results/tumour.json on this many test patients (no training)")
+                        help="re-score the saved models of results/tumour.json (those of --models, --gammas, --seeds) "
+                             "on this many test patients (no training)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--ct-compatible", action="store_true",
                         help="cohorts and test sets as the Causal Transformer code makes them (results/tumour_ct.json)")

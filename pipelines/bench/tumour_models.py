@@ -107,9 +107,11 @@ def fit_tsloop(task: TumourWindowsTask, *, preset: str, seed: int, run_name: str
         cfg = ModelConfig.for_task(preset, task.spec, **overrides)
     else:
         cfg = ModelConfig.preset(preset, dims=task.spec.dims, context_length=CONTEXT, horizon=STEPS, **overrides)
+    # a step budget trains as `tsloop train` does (TrainConfig's patience and validation); the time-capped
+    # first runs kept the other suites' settings of the time (patience 3, a check every 200 batches)
     budget = ({"max_steps": steps, "max_time_s": None, "max_epochs": 10_000} if steps is not None else
-              {"max_steps": None, "max_time_s": time_cap_s, "max_epochs": 100, "limit_train_batches": 200})
-    train = {**budget, "batch_size": 64, "patience": 3, "seed": seed, "progress_bar": False, **(train or {})}
+              {"max_steps": None, "max_time_s": time_cap_s, "max_epochs": 100, "limit_train_batches": 200, "patience": 3})
+    train = {**budget, "batch_size": 64, "seed": seed, "progress_bar": False, **(train or {})}
     # params and the model file only: the fan chart and pyfunc model read a per-series scaler,
     # which these patient-split windows do not have
     result = fit_and_record(task, cfg, TrainConfig(**train), out_dir=out_dir, experiment="bench", plots=False, pyfunc=False,
@@ -120,9 +122,9 @@ def fit_tsloop(task: TumourWindowsTask, *, preset: str, seed: int, run_name: str
     model = WorldModel(cfg)
     model.load_state_dict(Bundle.load(result.bundle_path).state_dict)
     hparams = {"preset": preset, "whatif_defaults": whatif, **overrides,
-               **{k: train.get(k) for k in ("max_steps", "max_epochs", "max_time_s", "batch_size", "patience",
-                                           "limit_train_batches", "seed")},
-               "limit_val_batches": train.get("limit_val_batches", 1.0), "optimizer_steps": result.steps, "threads": result.threads,
+               **{k: getattr(TrainConfig(**train), k) for k in ("max_steps", "max_epochs", "max_time_s", "batch_size",
+                                                                 "patience", "limit_train_batches", "seed")},
+               "limit_val_batches": TrainConfig(**train).limit_val_batches, "optimizer_steps": result.steps, "threads": result.threads,
                "point": "median (q0.5) of log volume",
                "best_val_loss": result.metrics.get("val/loss")}
     return Fitted(model.eval(), result.run_id, result.wall_time_s, best_s,

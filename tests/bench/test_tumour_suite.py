@@ -150,3 +150,22 @@ def test_when_ct_rows_are_dropped_then_ranking_uses_only_complete_plan_groups():
     scores, _ = evaluate(lambda n, q: reference_volumes(true_model, query_cohort(ct, n), q), ct)
     assert np.isfinite(scores["one_step"]) and all(np.isfinite(scores["sliding_treatment"]))
     assert 0.5 < scores["ranking"]["sliding_treatment"]["pairwise_acc"] <= 1.0
+
+
+@pytest.mark.parametrize("budget", [{}, {"steps": 100, "time_cap_s": 60.0}])
+def test_when_a_tsloop_fit_has_no_single_budget_then_it_refuses(budget, tmp_path):
+    from pipelines.bench.tumour_models import fit_tsloop
+
+    with pytest.raises(ValueError, match="exactly one of steps"):
+        fit_tsloop(None, preset="small", seed=0, run_name="x", out_dir=tmp_path, **budget)
+
+
+def test_when_a_variant_trains_on_steps_then_it_records_no_time_cap():
+    from argparse import Namespace
+
+    from pipelines.bench.tumour import TSLOOP_VARIANTS, _time_cap
+
+    args = Namespace(time_cap=120.0)
+    assert _time_cap("tsloop_whatif", args) is None and _time_cap("ridge", args) is None
+    assert _time_cap("tsloop", args) == 120.0 and _time_cap("tsloop_budget", args) == 240.0
+    assert TSLOOP_VARIANTS["tsloop_whatif_2x"]["steps_factor"] == 2
