@@ -26,6 +26,7 @@ import torch
 from pipelines.bench.tumour_data import CONTEXT, STEPS, CohortArrays, LogScale, Query, WindowTensors
 
 CHUNK = 4096  # rows per inference chunk
+POINT_GCOMP = "control members' mean of log volume on the median-draw G-computation path"
 
 
 # ------------------------------------------------------------------------------------ tsloop
@@ -125,7 +126,7 @@ def fit_tsloop(task: TumourWindowsTask, *, preset: str, seed: int, run_name: str
                **{k: getattr(TrainConfig(**train), k) for k in ("max_steps", "max_epochs", "max_time_s", "batch_size",
                                                                  "patience", "limit_train_batches", "seed")},
                "limit_val_batches": TrainConfig(**train).limit_val_batches, "optimizer_steps": result.steps, "threads": result.threads,
-               "point": "median (q0.5) of log volume",
+               "point": POINT_GCOMP if cfg.rollout == "gcomp" else "median (q0.5) of log volume",
                "best_val_loss": result.metrics.get("val/loss")}
     return Fitted(model.eval(), result.run_id, result.wall_time_s, best_s,
                   sum(p.numel() for p in model.parameters()), hparams)
@@ -145,7 +146,7 @@ def load_tsloop(path: Path) -> torch.nn.Module:
 
 @torch.no_grad()
 def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np.ndarray:
-    """Median volumes V[t+1..t+6] (R, STEPS) under each row's controls.
+    """Point volumes V[t+1..t+6] (R, STEPS) under each row's controls.
 
     Rows sharing an origin share one context: it is encoded once (`encode`), and every plan is
     then rolled from that state. An open-loop model imagines the plan and decodes (the same
