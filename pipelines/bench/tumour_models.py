@@ -112,10 +112,10 @@ def fit_tsloop(task: TumourWindowsTask, *, preset: str, seed: int, run_name: str
     # first runs kept the other suites' settings of the time (patience 3, a check every 200 batches)
     budget = ({"max_steps": steps, "max_time_s": None, "max_epochs": 10_000} if steps is not None else
               {"max_steps": None, "max_time_s": time_cap_s, "max_epochs": 100, "limit_train_batches": 200, "patience": 3})
-    train = {**budget, "batch_size": 64, "seed": seed, "progress_bar": False, **(train or {})}
+    config = TrainConfig(**{**budget, "batch_size": 64, "seed": seed, "progress_bar": False, **(train or {})})
     # params and the model file only: the fan chart and pyfunc model read a per-series scaler,
     # which these patient-split windows do not have
-    result = fit_and_record(task, cfg, TrainConfig(**train), out_dir=out_dir, experiment="bench", plots=False, pyfunc=False,
+    result = fit_and_record(task, cfg, config, out_dir=out_dir, experiment="bench", plots=False, pyfunc=False,
                             run_name=run_name, tags={"bench": "tumour"})
     best, last = Path(result.best_checkpoint), out_dir / "checkpoints" / "last.ckpt"
     best_s = (result.wall_time_s - (os.path.getmtime(last) - os.path.getmtime(best))
@@ -123,9 +123,9 @@ def fit_tsloop(task: TumourWindowsTask, *, preset: str, seed: int, run_name: str
     model = WorldModel(cfg)
     model.load_state_dict(Bundle.load(result.bundle_path).state_dict)
     hparams = {"preset": preset, "whatif_defaults": whatif, **overrides,
-               **{k: getattr(TrainConfig(**train), k) for k in ("max_steps", "max_epochs", "max_time_s", "batch_size",
-                                                                 "patience", "limit_train_batches", "seed")},
-               "limit_val_batches": TrainConfig(**train).limit_val_batches, "optimizer_steps": result.steps, "threads": result.threads,
+               **{k: getattr(config, k) for k in ("max_steps", "max_epochs", "max_time_s", "batch_size", "patience",
+                                                  "limit_train_batches", "seed", "limit_val_batches")},
+               "optimizer_steps": result.steps, "threads": result.threads,
                "point": POINT_GCOMP if cfg.rollout == "gcomp" else "median (q0.5) of log volume",
                "best_val_loss": result.metrics.get("val/loss")}
     return Fitted(model.eval(), result.run_id, result.wall_time_s, best_s,
@@ -161,6 +161,7 @@ def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np
     mid = int(np.argmin(np.abs(levels - 0.5)))
     gcomp = model.cfg.rollout == "gcomp"
     members = model.cfg.control_members if gcomp else 1
+    member_of = lambda m, n: torch.full((n,), m, dtype=torch.long) if members > 1 else None  # noqa: E731
     keys = q.patient.astype(np.int64) * 1000 + q.origin
     unique, inverse = np.unique(keys, return_inverse=True)
     out = np.empty((len(q), STEPS))
@@ -168,7 +169,6 @@ def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np
         sel = np.arange(start, min(start + CHUNK, len(unique)))
         batch = arrays.windows(unique[sel] // 1000, unique[sel] % 1000)
         norm, shift, spread = model.normalise(batch)
-        member_of = lambda m, n: torch.full((n,), m, dtype=torch.long) if members > 1 else None  # noqa: E731
         h0 = [model.encode(dict(norm, member=member_of(m, len(sel))), model.new_run(len(sel)))  # (U, D) per member
               for m in range(members)]
         rows = np.nonzero((inverse >= sel[0]) & (inverse <= sel[-1]))[0]
