@@ -97,6 +97,7 @@ def selected(points: list[dict], key: str = "mse") -> list[tuple[int, float]]:
 def run_one(name: str, mode: str, seed: int, out_root: Path) -> dict:
     from tsloop.data.task import load_task
     from tsloop.model import ModelConfig
+    from tsloop.query.pretrained import file_sha256, resolve
     from tsloop.tracking.training import fit_and_record
     from tsloop.train.config import TrainConfig
     from tsloop.train.init import init_config
@@ -115,6 +116,8 @@ def run_one(name: str, mode: str, seed: int, out_root: Path) -> dict:
            "s_per_step": round(result.wall_time_s / max(1, result.steps), 4), "threads": result.threads,
            "curve": curve.points, "selected_mse": selected(curve.points),
            "selected_crps": selected(curve.points, "crps")}
+    if mode != "scratch":  # which checkpoint it was adapted from: the shipped one changes between versions
+        row["pretrained_sha256"] = file_sha256(resolve("pretrained"))
     final = row["selected_mse"][-1][1] if row["selected_mse"] else float("nan")
     print(f"[finetune] {suite_name} {mode} s{seed}: {result.steps} steps in {result.wall_time_s:.0f} s; "
           f"selected test MSE {final:.4f}", flush=True)
@@ -194,6 +197,19 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def started_from(rows: list[dict]) -> str:
+    """Which pretrained checkpoints the fine-tuned rows were adapted from (sha256 prefixes, with their rows)."""
+    counts = {}
+    for row in rows:
+        if row["mode"] != "scratch":
+            key = row.get("pretrained_sha256", "unrecorded")[:12]
+            counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return ""
+    listed = "; ".join(f"`{sha}…` ({n} runs)" for sha, n in sorted(counts.items()))
+    return f"Fine-tuned runs started from the pretrained checkpoint with sha256 {listed}."
+
+
 def report(done: dict) -> str:
     """The suite's section of RESULTS.md."""
     ms = lambda xs: f"{np.mean(xs):.3f} ± {np.std(xs):.3f}" if len(xs) > 1 else (f"{xs[0]:.3f}" if xs else "–")
@@ -209,7 +225,7 @@ def report(done: dict) -> str:
         "match came within a quarter of the scratch run's steps. *Better at the end*: seeds whose fine-tuned "
         "final MSE is below the scratch run's; *checks won*: checks at which the fine-tuned run's selected MSE is "
         "below the scratch run's at the same step, over all seeds. *Untrained*: the adapted model before its first "
-        "step. mean ± sd over seeds.",
+        f"step. mean ± sd over seeds. {started_from(done['rows'])}",
         "",
         "| task | seeds | steps run (scratch) | scratch MSE | fine-tuned (all) MSE | heads-only MSE | untrained MSE "
         "| better at the end | checks won | steps to match | ≤ ¼ | scratch CRPS | fine-tuned CRPS "

@@ -38,6 +38,7 @@ from pipelines.bench.data import LEVELS, metrics, starts, suite_for
 from tsloop.data.batch import empty_batch
 from tsloop.forecaster import Forecaster
 from tsloop.output import atomic_path
+from tsloop.query.pretrained import file_sha256, resolve
 
 TASKS = ("epf_np", "epf_pjm", "epf_be", "epf_fr", "etth1_M", "tasks/nab_nyc_taxi.yaml",
          "tasks/nab_machine_temperature.yaml", "tasks/nab_ec2_cpu_24ae8d.yaml",
@@ -146,7 +147,8 @@ def main(argv=None) -> int:
     forecaster = Forecaster.pretrained(None if args.model == "pretrained" else args.model)
     model = forecaster.model.eval()
     peers = args.peers.split(",")
-    out = {"model": args.model, "pretrained": forecaster.meta.get("pretrained"), "stride": args.stride,
+    out = {"model": args.model, "model_sha256": file_sha256(resolve(args.model)),
+           "pretrained": forecaster.meta.get("pretrained"), "stride": args.stride,
            "history": args.history, "command": "python -m pipelines.bench.zero_shot " + " ".join(argv or sys.argv[1:]),
            "tasks": {}}
     for name in args.tasks.split(","):
@@ -162,6 +164,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def segments(compute: dict) -> str:
+    """The pretraining runs a model's steps came from, e.g. 'runs ending at steps 3500, 10000, 30000'."""
+    return "runs ending at steps " + ", ".join(str(s["steps_at_end"]) for s in compute["segments"])
+
+
 def report(out: dict) -> str:
     """The suite's section of RESULTS.md, from a results dict."""
     info = out.get("pretrained") or {}
@@ -174,7 +181,9 @@ def report(out: dict) -> str:
         f"on its train-fitted scale; each model reads the same {out['history']} rows before the origin, each target "
         "channel on its own, no covariates. The model was pretrained on the corpus of "
         "`datasets/pretrain_corpus/` (which holds only the training parts of these tasks' series) for "
-        f"{compute.get('steps', '?')} optimizer steps ({compute.get('wall_time_s', '?')} s on {compute.get('device', '?')}). "
+        f"{compute.get('steps', '?')} optimizer steps in all ({compute.get('wall_time_s', '?')} s on {compute.get('device', '?')}"
+        f"{'; ' + segments(compute) if compute.get('segments') else ''}); model file sha256 "
+        f"`{out.get('model_sha256', 'unrecorded')[:12]}…`. "
         "MSE and MAE of the median; CRPS over the levels 0.1 … 0.9; seasonal naive repeats the last day "
         "(hourly and finer) or the last horizon.",
         "",

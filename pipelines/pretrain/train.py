@@ -56,7 +56,8 @@ from tsloop.data.task import TelemetryTask, load_task
 from tsloop.errors import DataError, TsloopError
 from tsloop.model.config import ModelConfig
 from tsloop.output import write_json
-from tsloop.query.pretrained import write_pretrained
+from tsloop.query.pretrained import file_sha256, is_pretrained, write_pretrained
+from tsloop.query.pretrained import resolve as resolve_pretrained
 from tsloop.tracking.record import log_result
 from tsloop.tracking.training import fit_and_record
 from tsloop.train.config import TrainConfig
@@ -188,14 +189,38 @@ def describe(task: PretrainTask, counts: dict, corpus: Path, train_config: Train
             f"{train_config.train_stride}), val {val:,} (stride {train_config.val_stride}; synthetic series' last rows)")
 
 
-def compute_record(result, previous: dict, train_config: TrainConfig) -> dict:
-    """Steps, wall time and device of this run, added to those of the segments it resumed."""
-    segments = previous.get("segments", []) + [{"steps_at_end": result.steps, "wall_time_s": round(result.wall_time_s, 2),
-                                                 "device": result.device, "threads": result.threads}]
-    return {"steps": result.steps, "batch_size": train_config.batch_size,
-            "windows_seen": result.steps * train_config.batch_size,
-            "wall_time_s": round(sum(s["wall_time_s"] for s in segments), 2), "device": result.device,
-            "segments": segments}
+def compute_record(result, previous: dict, train_config: TrainConfig, started_from: dict | None = None) -> dict:
+    """Steps, wall time and device of this run, added to those of the segments it resumed and, for a
+    run that continued a pretrained model (``--init``), to that model's own pretraining: ``steps``,
+    ``windows_seen`` and ``wall_time_s`` count all of it, ``segments`` list every run in order
+    (``steps_at_end`` cumulative) and ``started_from`` names the model it continued."""
+    started_from = previous.get("started_from", started_from)  # a resumed run keeps its first segment's start
+    offset, earlier_windows = (started_from["steps"], started_from["windows_seen"]) if started_from else (0, 0)
+    earlier = previous.get("segments") or (started_from or {}).get("segments", [])
+    segments = earlier + [{"steps_at_end": offset + result.steps, "wall_time_s": round(result.wall_time_s, 2),
+                           "device": result.device, "threads": result.threads, "batch_size": train_config.batch_size}]
+    record = {"steps": offset + result.steps, "batch_size": train_config.batch_size,
+              "windows_seen": earlier_windows + result.steps * train_config.batch_size,
+              "wall_time_s": round(sum(s["wall_time_s"] for s in segments), 2), "device": result.device,
+              "segments": segments}
+    if started_from:
+        record["started_from"] = started_from
+    return record
+
+
+def init_lineage(init: str | None) -> dict | None:
+    """What a run started with ``--init`` continues: the model's file, sha256 and pretraining compute
+    (None without ``--init``, or when the model is not a pretrained one: a task's model has no
+    pretraining to count)."""
+    if not init:
+        return None
+    path = resolve_pretrained(init)
+    bundle = Bundle.load(path)
+    if not is_pretrained(bundle.meta):
+        return None
+    compute = bundle.meta["pretrained"].get("compute", {})
+    return {"model": str(init), "sha256": file_sha256(path), "steps": compute.get("steps", 0),
+            "windows_seen": compute.get("windows_seen", 0), "segments": compute.get("segments", [])}
 
 
 def run(corpus: Path, out: Path, config: PretrainConfig, train_config: TrainConfig, *, resume: bool = False,
@@ -206,10 +231,11 @@ def run(corpus: Path, out: Path, config: PretrainConfig, train_config: TrainConf
     base = ModelConfig.for_task(config.preset, task.spec)
     check_override_types(base.to_dict(), overrides or {})
     model_config = ModelConfig.from_dict({**base.to_dict(), **(overrides or {})})
+    started_from = init_lineage(train_config.init)  # read before training: the file the run starts from
     result = fit_and_record(task, model_config, train_config, out_dir=out, experiment=EXPERIMENT,
                             run_name=f"pretrain-{config.preset}", resume=resume, tags={"tsloop.pretrain": "1"})
     previous = json.loads((out / COMPUTE).read_text()) if resume and (out / COMPUTE).is_file() else {}
-    compute = compute_record(result, previous, train_config)
+    compute = compute_record(result, previous, train_config, started_from)
     manifest = (corpus / MANIFEST).read_bytes()
     record = {"preset": config.preset, "context_length": config.context, "horizon": config.horizon,
               "channel_independent": True, "covariates": "none", "config": asdict(config),

@@ -108,6 +108,27 @@ def test_when_resumed_with_a_larger_budget_then_it_continues_in_the_same_run_and
     assert f"pretrained {PRETRAIN_STEPS + 2} optimizer steps" in capsys.readouterr().out
 
 
+def test_when_continued_from_a_pretrained_model_then_its_record_counts_that_models_pretraining_too(
+    pretrained, tmp_path, capsys
+):
+    out = tmp_path / "continued"
+    argv = ["--corpus", str(pretrained.corpus), "--out", str(out), *PRETRAIN_FLAGS, "--init", str(pretrained.model)]
+    assert main([*argv, "--max-steps", "3"]) == 0
+    first = json.loads((pretrained.out / "compute.json").read_text())
+    compute = json.loads((out / "compute.json").read_text())
+    assert compute["steps"] == PRETRAIN_STEPS + 3
+    assert compute["windows_seen"] == first["windows_seen"] + 3 * 16
+    assert [s["steps_at_end"] for s in compute["segments"]] == [PRETRAIN_STEPS, PRETRAIN_STEPS + 3]
+    assert compute["started_from"]["sha256"] == file_sha256(pretrained.model)
+    assert Bundle.load(out / "model.pt").meta["pretrained"]["compute"] == compute
+    # resumed, it keeps counting from the same start, without counting the first model twice
+    assert main([*argv, "--max-steps", "5", "--resume"]) == 0
+    resumed = json.loads((out / "compute.json").read_text())
+    assert resumed["steps"] == PRETRAIN_STEPS + 5 and len(resumed["segments"]) == 3
+    assert resumed["started_from"] == compute["started_from"]
+    assert f"pretrained {PRETRAIN_STEPS + 5} optimizer steps" in capsys.readouterr().out
+
+
 def test_when_the_corpus_has_no_synthetic_series_then_pretraining_says_where_validation_lives(tmp_path, capsys):
     from pipelines.pretrain.corpus import CorpusConfig, build
 
