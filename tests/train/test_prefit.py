@@ -9,7 +9,7 @@ from tsloop.data.batch import ChannelDims
 from tsloop.model import ModelConfig, WorldModel
 from tsloop.errors import SpecError
 from tsloop.train.config import TrainConfig
-from tsloop.train.prefit import direct_path_mode, prefit_direct_path, training_batches
+from tsloop.train.prefit import base_forecast, direct_path_mode, prefit_direct_path, training_batches
 from tests.model.conftest import CONTEXT, HORIZON, make_batch
 
 DIMS = ChannelDims(target=1, known_future=2)
@@ -60,6 +60,30 @@ def test_a_window_with_a_non_finite_value_is_left_out_and_a_model_without_the_pa
     prefit_direct_path(clean, data)
     assert torch.allclose(clean.linear_path.known, poisoned.linear_path.known, atol=1e-5)
     assert prefit_direct_path(model(linear_path=False), windows()) is None
+
+
+def whole_model_mse(m: WorldModel, data: list[dict[str, torch.Tensor]]) -> float:
+    """Squared error of the model's median forecast, path included, in instance units."""
+    m.eval()
+    with torch.no_grad():
+        rows = [m.normalise(b)[0] for b in data]
+        err = sum(float(((base_forecast(m, b) + m.linear_path(b) - b["future_target"]) ** 2).sum()) for b in rows)
+    return err / sum(b["future_target"].numel() for b in rows)
+
+
+def test_a_residual_prefit_fits_the_path_to_what_the_rest_of_the_model_leaves():
+    data, fits, whole = windows(), {}, {}
+    for residual in (False, True):
+        m = model(linear_known_poly=2)
+        with torch.no_grad():
+            m.quantile_head.proj.weight.mul_(20.0)  # a rest of the model that already forecasts far from zero
+        fits[residual] = prefit_direct_path(m, data, residual=residual)
+        whole[residual] = whole_model_mse(m, data)
+    assert fits[False]["after"] < 1e-4 * fits[False]["before"]  # the path alone fits the windows exactly,
+    assert whole[False] > 100 * fits[False]["after"]  # and added to the rest of the model it counts twice
+    assert whole[True] == pytest.approx(fits[True]["after"], rel=1e-4)  # the residual fit scores the whole model
+    # the best path for the whole model; the one fitted alone is only one of the paths it could pick
+    assert whole[True] < 0.75 * whole[False] and fits[True]["after"] < fits[True]["before"]
 
 
 def test_at_most_the_given_number_of_training_windows_is_drawn_reproducibly(tiny_task):

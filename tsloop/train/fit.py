@@ -128,7 +128,9 @@ def fit(
     prefit, direct = None, direct_path_mode(train_config.direct_path, module.model.cfg)
     if direct != "joint" and module.model.linear_path is not None:
         if ckpt_path is None:
-            prefit = prefit_direct_path(module.model, training_batches(task, seed=train_config.seed))
+            # adapted from a pretrained model, the rest already forecasts: the path fits what it leaves
+            prefit = prefit_direct_path(module.model, training_batches(task, seed=train_config.seed),
+                                        residual=init is not None)
         if direct == "fixed":
             module.model.linear_path.requires_grad_(False)
     run_id = getattr(logger, "run_id", None)

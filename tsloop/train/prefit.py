@@ -53,24 +53,41 @@ def training_batches(task, max_windows: int = PREFIT_WINDOWS, seed: int = 0) -> 
     return DataLoader(data, batch_size=BATCH, shuffle=False)
 
 
-def prefit_direct_path(model, batches: Iterable[dict[str, torch.Tensor]],
-                       iterations: int = PREFIT_ITERATIONS) -> dict[str, float] | None:
+def prefit_direct_path(model, batches: Iterable[dict[str, torch.Tensor]], iterations: int = PREFIT_ITERATIONS,
+                       residual: bool = False) -> dict[str, float] | None:
     """Fit ``model.linear_path`` alone to the windows of ``batches`` by least squares, leaving out any
     window with a non-finite value (training names those itself); returns the mean squared error
     before and after, the windows used and the seconds the fit took (reading the windows included), or
-    None when the model has no direct path or there is nothing to fit."""
+    None when the model has no direct path or there is nothing to fit.
+
+    ``residual``: fit the path to what the rest of the model leaves, target minus its median forecast
+    without the path (:func:`base_forecast`), so that the path adds to a model that already
+    forecasts (one adapted from a pretrained model) instead of counting the forecast twice."""
     path = model.linear_path
     if path is None:
         return None
     start = time.perf_counter()
-    # a DataLoader draws its base seed from the global generator: fork it, so that training after the
-    # prefit draws what it would have drawn without it, whatever the batches come from
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        data = [_finite(model.normalise(b)[0]) for b in batches]
-    data = [b for b in data if b is not None]
-    count = sum(float(b["future_target_mask"].sum()) for b in data)
-    if count == 0:
-        return None
+    was_training = model.training
+    model.eval()  # the median forecast of a residual fit is the one inference gives
+    try:
+        # a DataLoader draws its base seed from the global generator: fork it, so that training after the
+        # prefit draws what it would have drawn without it, whatever the batches come from
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            data = [_finite(model.normalise(b)[0]) for b in batches]
+            data = [b for b in data if b is not None]
+            if residual:
+                data = [{**b, "future_target": b["future_target"] - base_forecast(model, b)} for b in data]
+        count = sum(float(b["future_target_mask"].sum()) for b in data)
+        if count == 0:
+            return None
+        return {**_least_squares(path, data, count, iterations), "windows": sum(len(b["future_target"]) for b in data),
+                "seconds": time.perf_counter() - start}
+    finally:
+        model.train(was_training)
+
+
+def _least_squares(path, data: list[dict[str, torch.Tensor]], count: float, iterations: int) -> dict[str, float]:
+    """L-BFGS on the path's mean squared error over ``data``: that error before and after."""
     params = [p for p in path.parameters() if p.requires_grad]
     optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, history_size=20,
                                   line_search_fn="strong_wolfe")
@@ -84,16 +101,22 @@ def prefit_direct_path(model, batches: Iterable[dict[str, torch.Tensor]],
         loss.backward()
         return loss
 
-    was_training = model.training
-    model.eval()
     with torch.no_grad():
         before = float(mse())
     optimizer.step(closure)
     with torch.no_grad():
         after = float(mse())
-    model.train(was_training)
-    return {"before": before, "after": after, "windows": sum(len(b["future_target"]) for b in data),
-            "seconds": time.perf_counter() - start}
+    return {"before": before, "after": after}
+
+
+def base_forecast(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The model's median forecast without its direct path, (B, H, Ct) in the instance units of a
+    normalised ``batch``: encode, imagine under the batch's future inputs, decode, as ``forward`` does."""
+    run = model.new_run(batch["past_target"].shape[0])
+    h = model.imagine(model.encode(batch, run), batch, run)
+    q, _ = model.decode(h)
+    mid = int(torch.argmin(torch.abs(torch.tensor(model.cfg.quantiles) - 0.5)))
+    return q[:, :model.cfg.horizon, :, mid]
 
 
 def _finite(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
