@@ -106,6 +106,7 @@ def test_when_fine_tuning_heads_then_the_copied_core_stays_and_everything_else_t
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "init from" in printed and "frozen:" in printed and "of the looped core" in printed
+    assert "direct path: least squares on what the pretrained forecast leaves of" in printed  # a residual fit
     source, tuned = Bundle.load(pretrained.model).state_dict, Bundle.load(out / "model.pt").state_dict
     model = WorldModel(init_config(str(pretrained.model), TaskSpec(target=["cpu", "mem"], freq="1h",
                                                                    context_length=CONTEXT, horizon=PRETRAIN_HORIZON)))

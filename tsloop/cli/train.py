@@ -158,7 +158,8 @@ def training_report(result, experiment: str, ui: str | None) -> str:
         lines.append(InitReport(**result.extra["init"]).summary())
     if result.extra.get("prefit"):
         fit = result.extra["prefit"]
-        lines.append(f"direct path: least squares on {fit['windows']} training windows, mean squared error "
+        target = "what the pretrained forecast leaves of " if fit.get("residual") else ""
+        lines.append(f"direct path: least squares on {target}{fit['windows']} training windows, mean squared error "
                      f"{fit['before']:.4f} -> {fit['after']:.4f} (instance units)"
                      + (f", {fit['seconds']:.1f} s" if "seconds" in fit else ""))
     if result.extra.get("policy_calibration"):

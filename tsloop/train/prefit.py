@@ -57,8 +57,8 @@ def prefit_direct_path(model, batches: Iterable[dict[str, torch.Tensor]], iterat
                        residual: bool = False) -> dict[str, float] | None:
     """Fit ``model.linear_path`` alone to the windows of ``batches`` by least squares, leaving out any
     window with a non-finite value (training names those itself); returns the mean squared error
-    before and after, the windows used and the seconds the fit took (reading the windows included), or
-    None when the model has no direct path or there is nothing to fit.
+    before and after, the windows used, whether it was a residual fit and the seconds the fit took (reading
+    the windows included), or None when the model has no direct path or there is nothing to fit.
 
     ``residual``: fit the path to what the rest of the model leaves, target minus its median forecast
     without the path (:func:`base_forecast`), so that the path adds to a model that already
@@ -81,7 +81,7 @@ def prefit_direct_path(model, batches: Iterable[dict[str, torch.Tensor]], iterat
         if count == 0:
             return None
         return {**_least_squares(path, data, count, iterations), "windows": sum(len(b["future_target"]) for b in data),
-                "seconds": time.perf_counter() - start}
+                "residual": residual, "seconds": time.perf_counter() - start}
     finally:
         model.train(was_training)
 
