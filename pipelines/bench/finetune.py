@@ -224,10 +224,11 @@ def report(done: dict) -> str:
         "test MSE is at or below the same seed's final from-scratch MSE (– where it never is); *≤ ¼*: seeds whose "
         "match came within a quarter of the scratch run's steps. *Better at the end*: seeds whose fine-tuned "
         "final MSE is below the scratch run's; *checks won*: checks at which the fine-tuned run's selected MSE is "
-        "below the scratch run's at the same step, over all seeds. *Untrained*: the adapted model before its first "
-        f"step. mean ± sd over seeds. {started_from(done['rows'])}",
+        "below the scratch run's at the same step, over all seeds. *Untrained*: each model before its first step, "
+        "its direct path already fitted by least squares (scratch's to the target, the adapted model's to what its "
+        f"pretrained forecast leaves). mean ± sd over seeds. {started_from(done['rows'])}",
         "",
-        "| task | seeds | steps run (scratch) | scratch MSE | fine-tuned (all) MSE | heads-only MSE | untrained MSE "
+        "| task | seeds | steps run (scratch) | scratch MSE | fine-tuned (all) MSE | heads-only MSE | untrained MSE scratch / all "
         "| better at the end | checks won | steps to match | ≤ ¼ | scratch CRPS | fine-tuned CRPS "
         "| s/step scratch / all / heads |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -241,7 +242,7 @@ def report(done: dict) -> str:
         sps = " / ".join(f"{np.mean(e['s_per_step']):.3f}" if e else "–" for e in (s, a, h))
         lines.append(f"| {task} | {len(s.get('seeds', []))} | {', '.join(map(str, s.get('steps', [])))} "
                      f"| {ms(s.get('mse', []))} | {ms(a.get('mse', []))} | {ms(h.get('mse', []))} "
-                     f"| {ms(a.get('step0_mse', []))} | {of(a.get('final_better', []))} | {checks} | {steps} "
+                     f"| {ms(s.get('step0_mse', []))} / {ms(a.get('step0_mse', []))} | {of(a.get('final_better', []))} | {checks} | {steps} "
                      f"| {of(a.get('within_quarter', []))} | {ms(s.get('crps', []))} | {ms(a.get('crps', []))} | {sps} |")
     lines += ["", "Learning curves (selected test MSE at each check, mean over seeds; a run that ended sooner "
               "keeps its last value; plot: `results/plots/finetune_curves.png`):", "",
