@@ -23,7 +23,7 @@ class DemoSize:
     days: int
     step_minutes: int
     preset: str
-    max_steps: int  # optimizer steps: the same model on any machine, however loaded
+    max_steps: int  # optimizer steps: the same model on any machine, however loaded, up to floating point (threads)
     limit_val_batches: float | int
     train_stride: int
     forecast_origins: int
