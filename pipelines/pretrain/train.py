@@ -61,6 +61,7 @@ from tsloop.query.pretrained import resolve as resolve_pretrained
 from tsloop.tracking.record import log_result
 from tsloop.tracking.training import fit_and_record
 from tsloop.train.config import TrainConfig
+from tsloop.train.init import load_init
 
 SERIES, STEP, VALUE = "series", "step", "value"  # columns of the univariate frame
 EXPERIMENT = "tsloop-pretrain"
@@ -214,12 +215,11 @@ def init_lineage(init: str | None) -> dict | None:
     pretraining to count)."""
     if not init:
         return None
-    path = resolve_pretrained(init)
-    bundle = Bundle.load(path)
+    bundle = load_init(init)  # as training will load it: checked against its .sha256, a clear error when missing
     if not is_pretrained(bundle.meta):
         return None
     compute = bundle.meta["pretrained"].get("compute", {})
-    return {"model": str(init), "sha256": file_sha256(path), "steps": compute.get("steps", 0),
+    return {"model": str(init), "sha256": file_sha256(resolve_pretrained(init)), "steps": compute.get("steps", 0),
             "windows_seen": compute.get("windows_seen", 0), "segments": compute.get("segments", [])}
 
 
