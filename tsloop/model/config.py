@@ -104,6 +104,7 @@ class ModelConfig:
     linear_covariate_units: str = "instance"  # units of the covariate terms: "instance" (scaled by the context's spread, as the target's) | "task" (as ridge)
     loss_units: str = "instance"  # units the forecast pinball is averaged in under instance_norm: "instance" (every window alike) | "task" (each window weighted by its context's spread, as the task's metrics weigh it)
     instance_norm: bool = True  # RevIN: targets in units of each window's own context mean/std (EPF NP MSE 0.67 -> 0.25)
+    level_input: bool = False  # under instance_norm: each target's context mean and log std (what RevIN takes out) enter every drive, as statics do, so dynamics that depend on the absolute level (saturation, Gompertz growth, an operator's thresholds) stay visible
     # -- ablations --
     constrained: bool = True  # False: A-bar and F free, no gamma cap, no spectral norm
     looped: bool = True  # False: one loop (T = 1)
@@ -127,6 +128,11 @@ class ModelConfig:
     def encode_patches(self) -> int:
         """Context patches encoded as tokens all at once; the rest are filtered step by step."""
         return self.context_patches - min(self.filter_patches, self.context_patches - 1)
+
+    @property
+    def median_index(self) -> int:
+        """Index of the quantile level nearest 0.5: the point forecast."""
+        return min(range(len(self.quantiles)), key=lambda i: abs(self.quantiles[i] - 0.5))
 
     @property
     def horizon_patches(self) -> int:
@@ -245,6 +251,8 @@ class ModelConfig:
         need(self.control_lag in (None, 0, 1), f"control_lag must be 0, 1 or None, got {self.control_lag!r}")
         need(self.rollout in ROLLOUTS, f"rollout must be one of {ROLLOUTS}, got {self.rollout!r}")
         need(self.loss_units in LOSS_UNITS, f"loss_units must be one of {LOSS_UNITS}, got {self.loss_units!r}")
+        need(self.instance_norm or not self.level_input,
+             "level_input reads the level that instance_norm takes out; with instance_norm off the level is already in the input")
         need(self.linear_known_poly == 0 or self.linear_known_poly >= 2,
              "linear_known_poly must be 0 (off) or a degree >= 2 (the linear terms are always there)")
         need(self.linear_known_hidden >= 0, "linear_known_hidden must be >= 0 (0 = no per-step MLP)")

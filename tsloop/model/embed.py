@@ -94,12 +94,23 @@ class DriveEmbed(nn.Module):
         self.known = PatchEmbed(cfg.known_future, p, d)
         self.control = PatchEmbed(2 * cfg.intervention, p, d * cfg.control_members)  # one D block per member
         self.static = nn.Linear(cfg.static, d) if cfg.static > 0 else None
+        # the context's level (level_input): starts inert, so the model begins as it would without it
+        self.level = nn.Linear(2 * cfg.target, d) if cfg.level_input and cfg.target > 0 else None
+        if self.level is not None:
+            nn.init.zeros_(self.level.weight), nn.init.zeros_(self.level.bias)
         self.shift = control_shift(cfg)
 
-    def _static(self, static: Tensor, like: Tensor) -> Tensor:
-        if self.static is None:
-            return torch.zeros_like(like)
-        return self.static(static)[:, None, :]  # (B, 1, D) broadcast over patches
+    def _static(self, static: Tensor, like: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """Statics and, under ``level_input``, the context's level: (B, 1, D), broadcast over patches."""
+        out = torch.zeros_like(like[:, :1]) if self.static is None else self.static(static)[:, None, :]
+        if self.level is None:
+            return out
+        shift, scale = batch.get("target_shift"), batch.get("target_scale")
+        if shift is None or scale is None:
+            raise PlanError("this model reads each target's context level (level_input): give the plan the "
+                            "'target_shift' and 'target_scale' (batch, 1, targets) of its context, as "
+                            "model.normalise(batch) returns them, e.g. by passing the normalised batch")
+        return out + self.level(torch.cat([shift, scale.log()], dim=-1))  # (B, 1, 2Ct) -> (B, 1, D)
 
     def context(self, batch: dict[str, Tensor]) -> Tensor:
         """Past drive of the context window: (B, N_c, D)."""
@@ -109,7 +120,7 @@ class DriveEmbed(nn.Module):
         u = (self.past_exog(patchify(batch["past_exog"], p, True))
              + self.known(patchify(batch["past_known"], p, True))
              + self._members(self.control(patchify(control, p, True)), batch.get("member")))
-        return u + self._static(batch["static"], u)
+        return u + self._static(batch["static"], u, batch)
 
     def future(self, plan: dict[str, Tensor]) -> Tensor:
         """Future drive of a plan (the batch's future inputs, or a what-if): (B, ceil(H' / P), D)."""
@@ -128,13 +139,13 @@ class DriveEmbed(nn.Module):
             control = delay(control, self.shift, torch.cat([past, past_mask], dim=-1))
         u = (self.known(patchify(known, p, False))
              + self._members(self.control(patchify(control, p, False)), plan.get("member")))
-        return u + self._static(static, u)
+        return u + self._static(static, u, plan)
 
     def exogenous(self, plan: dict[str, Tensor]) -> Tensor:
         """The future drive without the controls: known inputs and statics, (B, ceil(H' / P), D)."""
         known, _, _, static = self._check(plan)
         u = self.known(patchify(known, self.cfg.patch_len, False))
-        return u + self._static(static, u)
+        return u + self._static(static, u, plan)
 
     def _members(self, x: Tensor, member: Tensor | None) -> Tensor:
         """(B, N, M*D) embeddings of every control member -> (B, N, D): row b's member, or their mean."""

@@ -159,6 +159,7 @@ def estimate_lipschitz(model: nn.Module, batch: dict[str, Tensor], iters: int = 
 def lipschitz_probes(model: nn.Module, batch: dict[str, Tensor], iters: int = 8) -> dict[str, float]:
     """sigma_max of the inner step (context tokens and first rollout step) and of one outer step."""
     cfg = model.cfg
+    batch = model.normalise(batch)[0]  # the drive of a level_input model reads the context's level
     run = model.new_run(batch["past_target"].shape[0], depth=cfg.fixed_depth)  # every loop differentiable
     pairs = list(zip(model.core.blocks, run.coefficients))
     e, u = model.context_inputs(batch)
