@@ -114,8 +114,9 @@ def long_rollout(model, batch: dict, steps: int, depth: int | None = None, chunk
     h = model.encode(normed, run)
     drive = model.drive_embed.future({k: batch[k][:, : steps * p] for k in
                                       ("future_known", "future_control", "future_control_mask")} |
-                                     {k: batch[k] for k in ("static", "past_control", "past_control_mask")})  # (B, steps, D)
-    mid = cfg.quantiles.index(0.5) if 0.5 in cfg.quantiles else len(cfg.quantiles) // 2
+                                     {k: normed[k] for k in ("static", "past_control", "past_control_mask")} |
+                                     {k: normed[k] for k in ("target_shift", "target_scale") if k in normed})  # (B, steps, D)
+    mid = cfg.median_index
     norms, finite, mses = [h.norm(dim=-1)[:, None]], [torch.isfinite(h).all(-1)[:, None]], []
     for start in range(0, steps, chunk):
         n = min(chunk, steps - start)

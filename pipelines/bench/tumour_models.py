@@ -157,8 +157,7 @@ def tsloop_volumes(model, arrays: CohortArrays, scale: LogScale, q: Query) -> np
     """
     from tsloop.model.sampling import gcomp_from
 
-    levels = np.asarray(model.cfg.quantiles)
-    mid = int(np.argmin(np.abs(levels - 0.5)))
+    mid = model.cfg.median_index
     gcomp = model.cfg.rollout == "gcomp"
     members = model.cfg.control_members if gcomp else 1
     member_of = lambda m, n: torch.full((n,), m, dtype=torch.long) if members > 1 else None  # noqa: E731

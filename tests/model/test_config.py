@@ -53,3 +53,8 @@ def test_when_context_has_several_patches_then_the_last_are_filtered_and_the_res
     assert (cfg.context_patches, cfg.encode_patches) == (4, 3)
     one = ModelConfig.preset("tiny", dims=DIMS, context_length=4, horizon=8, patch_len=4, filter_patches=3)
     assert one.encode_patches == 1  # at least one token is always encoded
+
+
+@pytest.mark.parametrize("levels, index", [((0.1, 0.5, 0.9), 1), ((0.05, 0.25, 0.45, 0.75), 2), ((0.6, 0.7), 0)])
+def test_median_index_is_the_level_nearest_one_half(levels, index):
+    assert ModelConfig.preset("tiny", dims=DIMS, context_length=96, horizon=24, quantiles=levels).median_index == index

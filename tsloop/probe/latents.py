@@ -117,7 +117,7 @@ def collect(model, task: TelemetryTask, part: str, *, k_max: int, stride: int, m
         dataset.index = dataset.index[keep]
     model.eval()
     parts: dict[str, list[np.ndarray]] = {}
-    median = int(np.argmin(np.abs(np.asarray(cfg.quantiles) - 0.5)))
+    median = cfg.median_index
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         normed, shift, scale = model.normalise(batch)  # the model's own target units (instance norm)
         h0 = model.encode(normed)

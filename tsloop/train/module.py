@@ -79,8 +79,7 @@ class WorldModelModule(pl.LightningModule):
             return
         val = {k: np.concatenate(v) for k, v in self._val.items()}
         self._val = {}
-        levels = np.asarray(self.model.cfg.quantiles)
-        median = val["quantiles"][..., int(np.argmin(np.abs(levels - 0.5)))]
+        median = val["quantiles"][..., self.model.cfg.median_index]
         scores = {
             "val/mae": metrics.mae(median, val["truth"], val["mask"]),
             "val/mse": metrics.mse(median, val["truth"], val["mask"]),

@@ -115,8 +115,7 @@ def base_forecast(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     run = model.new_run(batch["past_target"].shape[0])
     h = model.imagine(model.encode(batch, run), batch, run)
     q, _ = model.decode(h)
-    mid = int(torch.argmin(torch.abs(torch.tensor(model.cfg.quantiles) - 0.5)))
-    return q[:, :model.cfg.horizon, :, mid]
+    return q[:, :model.cfg.horizon, :, model.cfg.median_index]
 
 
 def _finite(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
