@@ -41,6 +41,8 @@ MODELS = {  # name -> tsloop ModelConfig overrides on top of the task's default 
     "tsloop_fixedpoly": {"linear_known_poly": 3},
     "tsloop_jointpoly": {"linear_known_poly": 3},
     "tsloop_balance": {"balance_weight": 0.5},  # the default plus CRN-style balancing of the state
+    # the default with each window's level (context mean and log std, which instance_norm takes out) in every drive
+    "tsloop_levelin": {"level_input": True},
     # CRN's recipe: multi-step training that reads the logged controls, with a balanced state
     "tsloop_crn": {"rollout": "open_loop", "one_step_weight": 1.0, "balance_weight": 0.5},
     "tsloop_noensemble": {"control_members": 1},  # no epistemic members: noise-only effect intervals

@@ -52,6 +52,8 @@ TSLOOP_VARIANTS = {
     "tsloop_whatif": {"whatif": True, "budget": "steps"},
     # the same, with the window's level as input (instance_norm off: z is already the cohort's scale)
     "tsloop_whatif_level": {"whatif": True, "budget": "steps", "model": {"instance_norm": False}},
+    # the same, with each window's level (the context mean and log std that instance_norm takes out) in every drive
+    "tsloop_whatif_levelin": {"whatif": True, "budget": "steps", "model": {"level_input": True}},
     # the learning curve: the default on twice the step budget
     "tsloop_whatif_2x": {"whatif": True, "budget": "steps", "steps_factor": 2},
     # the ablation "no correction": the bare small preset (one 8-day patch, open loop), same budget
