@@ -68,6 +68,7 @@ class DemoReport:
     steps: int = 0  # optimizer steps trained
     val_crps: float = float("nan")  # whole-horizon validation CRPS (val/crps) of the kept checkpoint (scaled units)
     warning: str | None = None  # set when validation says the model is not usable yet
+    threads: int = 0  # torch CPU threads the training used (chosen from the load average at its start)
 
 
 def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int = 0,
@@ -100,7 +101,7 @@ def run_demo(out_dir: str | Path = "outputs/demo", fast: bool = False, seed: int
     wall = time.perf_counter() - start
     report = DemoReport(forecast_table, whatif_table, whatif_summary, result.run_id, out_dir, wall,
                         result.wall_time_s, result.bundle_path, result.steps,
-                        result.metrics.get("val/crps", float("nan")), result.warning)
+                        result.metrics.get("val/crps", float("nan")), result.warning, result.threads)
     _save(report, scenario, forecaster)
     return report
 
@@ -133,6 +134,7 @@ def headline_metrics(report: DemoReport) -> dict:
         **{f"whatif_{k}": v for k, v in report.whatif_summary.items()},
         "train_time_s": report.train_time_s,
         "train_steps": report.steps,
+        "train_threads": report.threads,
         "wall_time_s": report.wall_time_s,
     }
 
@@ -168,7 +170,8 @@ def summary_text(report: DemoReport) -> str:
         "One answer as a user sees it (the last what-if origin), with the overlap diagnostic per plan:",
         *("  " + line for line in report.whatif_table.attrs.get("example", "").splitlines()),
         "",
-        f"training {report.steps} optimizer steps in {report.train_time_s:.0f} s (validation CRPS of the one-step "
+        f"training {report.steps} optimizer steps in {report.train_time_s:.0f} s on {report.threads} CPU thread(s) "
+        f"(validation CRPS of the one-step "
         f"conditionals {report.val_crps:.4g}, scaled units), total {report.wall_time_s:.0f} s",
         f"outputs: {report.out_dir}/ (model.pt, forecast_eval.csv, whatif_eval.csv, summary.json, whatif_comparison.png)",
     ]
