@@ -107,8 +107,7 @@ def set_exit(model, rule: str, eps: float | None = None) -> None:
 @torch.no_grad()
 def predict(model, loader, depth: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Quantiles (N, H, C, 9) on the bench grid, median point (N, H, C), and mean loops used."""
-    levels = np.asarray(model.cfg.quantiles)
-    pick = [int(np.argmin(np.abs(levels - lv))) for lv in LEVELS]
+    pick = [model.cfg.quantile_index(lv) for lv in LEVELS]
     chunks, loops, n = [], 0.0, 0
     for batch in loader:
         out = model(batch, depth=depth)

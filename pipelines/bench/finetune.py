@@ -57,8 +57,7 @@ class TestCurve(pl.Callback):
     def _score(self, module, step: int, select: float | None) -> None:
         model, was_training = module.model, module.model.training
         model.eval()
-        levels = np.asarray(model.cfg.quantiles)
-        pick = [int(np.argmin(np.abs(levels - level))) for level in LEVELS]
+        pick = [model.cfg.quantile_index(level) for level in LEVELS]
         quantiles, truth = [], []
         rng = torch.get_rng_state()  # iterating a DataLoader draws a seed: training must not see it
         with torch.no_grad():

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tsloop.model.embed import PLAN_KEYS
 from tsloop.output import atomic_path
 
 HORIZONS = (1, 10, 100, 1000, 10000)  # outer steps (one outer step = patch_len time steps)
@@ -112,10 +113,8 @@ def long_rollout(model, batch: dict, steps: int, depth: int | None = None, chunk
     b = batch["past_target"].shape[0]
     run = model.new_run(b, depth=depth or cfg.fixed_depth)
     h = model.encode(normed, run)
-    drive = model.drive_embed.future({k: batch[k][:, : steps * p] for k in
-                                      ("future_known", "future_control", "future_control_mask")} |
-                                     {k: normed[k] for k in ("static", "past_control", "past_control_mask")} |
-                                     {k: normed[k] for k in ("target_shift", "target_scale") if k in normed})  # (B, steps, D)
+    # the plan: the first ``steps`` rows of the future inputs, with the context's statics, controls and level
+    drive = model.drive_embed.future(normed | {k: normed[k][:, : steps * p] for k in PLAN_KEYS})  # (B, steps, D)
     mid = cfg.median_index
     norms, finite, mses = [h.norm(dim=-1)[:, None]], [torch.isfinite(h).all(-1)[:, None]], []
     for start in range(0, steps, chunk):

@@ -43,7 +43,7 @@ def run_tsloop(task, suite, seed, preset="small", out_root="outputs/bench", over
     best_s = result.wall_time_s - (os.path.getmtime(last) - os.path.getmtime(best)) if best.is_file() and last.is_file() else None
     model = Forecaster.load(result.bundle_path).model.eval()
     levels = np.asarray(cfg.quantiles)
-    pick = [int(np.argmin(np.abs(levels - l))) for l in LEVELS]
+    pick = [cfg.quantile_index(level) for level in LEVELS]
     assert np.allclose(levels[pick], LEVELS), "the preset's quantile grid must contain 0.1 .. 0.9"
 
     data = task.dataset("test")

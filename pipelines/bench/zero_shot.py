@@ -68,7 +68,7 @@ def histories(task, stride: int, length: int) -> tuple[np.ndarray, np.ndarray, n
 def run_tsloop(model, hist: np.ndarray, mask: np.ndarray, horizon: int) -> np.ndarray:
     """Quantiles (N*C, horizon, 9) of the pretrained model, rolled forward on its median past its horizon."""
     cfg = model.cfg
-    pick = [int(np.argmin(np.abs(np.asarray(cfg.quantiles) - level))) for level in LEVELS]
+    pick = [cfg.quantile_index(level) for level in LEVELS]
     mid = cfg.median_index
     hist, mask = hist[:, -cfg.context_length:], mask[:, -cfg.context_length:]
     if hist.shape[1] < cfg.context_length:  # pad the front: missing rows

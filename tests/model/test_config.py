@@ -58,3 +58,9 @@ def test_when_context_has_several_patches_then_the_last_are_filtered_and_the_res
 @pytest.mark.parametrize("levels, index", [((0.1, 0.5, 0.9), 1), ((0.05, 0.25, 0.45, 0.75), 2), ((0.6, 0.7), 0)])
 def test_median_index_is_the_level_nearest_one_half(levels, index):
     assert ModelConfig.preset("tiny", dims=DIMS, context_length=96, horizon=24, quantiles=levels).median_index == index
+
+
+def test_quantile_index_is_the_nearest_level_and_the_first_of_a_tie():
+    cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=96, horizon=24, quantiles=(0.25, 0.5, 0.75))
+    # 0.375 and 0.625 lie exactly halfway (binary fractions): the lower level wins
+    assert [cfg.quantile_index(level) for level in (0.1, 0.25, 0.375, 0.45, 0.625, 0.99)] == [0, 0, 0, 1, 1, 2]

@@ -129,10 +129,14 @@ class ModelConfig:
         """Context patches encoded as tokens all at once; the rest are filtered step by step."""
         return self.context_patches - min(self.filter_patches, self.context_patches - 1)
 
+    def quantile_index(self, level: float) -> int:
+        """Index of the quantile level nearest ``level`` (the first of two equally near)."""
+        return min(range(len(self.quantiles)), key=lambda i: abs(self.quantiles[i] - level))
+
     @property
     def median_index(self) -> int:
         """Index of the quantile level nearest 0.5: the point forecast."""
-        return min(range(len(self.quantiles)), key=lambda i: abs(self.quantiles[i] - 0.5))
+        return self.quantile_index(0.5)
 
     @property
     def horizon_patches(self) -> int:
