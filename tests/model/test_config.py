@@ -64,3 +64,23 @@ def test_quantile_index_is_the_nearest_level_and_the_first_of_a_tie():
     cfg = ModelConfig.preset("tiny", dims=DIMS, context_length=96, horizon=24, quantiles=(0.25, 0.5, 0.75))
     # 0.375 and 0.625 lie exactly halfway (binary fractions): the lower level wins
     assert [cfg.quantile_index(level) for level in (0.1, 0.25, 0.375, 0.45, 0.625, 0.99)] == [0, 0, 0, 1, 1, 2]
+
+
+def test_an_adapted_model_takes_the_default_covariate_terms_unless_its_base_had_covariates():
+    from tsloop.data.spec import TaskSpec
+    from tsloop.model.config import COVARIATE_PATH
+
+    spec = TaskSpec(target=["load"], known_future=["price", "hour"], freq="1h", context_length=64, horizon=16)
+    old = ModelConfig.from_dict({k: v for k, v in ModelConfig.preset("tiny", dims=ChannelDims(target=1), context_length=32, horizon=8).to_dict().items()
+                                 if k != "linear_known_poly"})  # a univariate file written before the monomials
+    assert old.linear_known_poly == 0
+    adapted = ModelConfig.for_task_from(old, spec)
+    fresh = ModelConfig.for_task("tiny", spec)
+    assert all(getattr(adapted, k) == getattr(fresh, k) for k in COVARIATE_PATH) and adapted.linear_known_poly == 3
+    assert (adapted.d_model, adapted.known_future) == (old.d_model, 2)  # the base's size, the task's channels
+    with_covariates = ModelConfig.preset("tiny", dims=ChannelDims(target=1, known_future=1), context_length=32,
+                                         horizon=8, linear_known_poly=0,
+                                         linear_context_covariates="none")
+    kept = ModelConfig.for_task_from(with_covariates, spec)  # its covariate terms were trained: they carry over
+    assert (kept.linear_known_poly, kept.linear_context_covariates) == (0, "none")
+    assert ModelConfig.for_task_from(old, spec, linear_known_poly=2).linear_known_poly == 2  # overrides win
