@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -117,6 +116,9 @@ def run_one(name: str, mode: str, seed: int, out_root: Path) -> dict:
            "selected_crps": selected(curve.points, "crps")}
     if mode != "scratch":  # which checkpoint it was adapted from: the shipped one changes between versions
         row["pretrained_sha256"] = file_sha256(resolve("pretrained"))
+        prefit = result.extra.get("prefit") or {}
+        if "start" in prefit:  # the pretrained forecast or a fresh head (tsloop/train/adapt_start.py)
+            row["start"], row["start_compare_mse"] = prefit["start"], prefit["compare_mse"]
     final = row["selected_mse"][-1][1] if row["selected_mse"] else float("nan")
     print(f"[finetune] {suite_name} {mode} s{seed}: {result.steps} steps in {result.wall_time_s:.0f} s; "
           f"selected test MSE {final:.4f}", flush=True)
@@ -191,7 +193,9 @@ def summarise(rows: list[dict]) -> dict:
             entry[mode] = {"mse": finals, "crps": crps, "seeds": sorted(seeds), "match_steps": match,
                            "within_quarter": quarter, "final_better": final_better, "checks_won": checks_won,
                            "steps": [r["steps"] for r in seeds.values()], "s_per_step": [r["s_per_step"] for r in seeds.values()],
-                           "step0_mse": [r["curve"][0]["mse"] for r in seeds.values() if r["curve"][0]["step"] == 0]}
+                           "step0_mse": [r["curve"][0]["mse"] for r in seeds.values() if r["curve"][0]["step"] == 0],
+                           "starts": [{"pretrained forecast": "P", "fresh head": "F"}.get(r.get("start"), "–")
+                                      for r in seeds.values()]}
         out[task] = entry
     return out
 
@@ -224,13 +228,15 @@ def report(done: dict) -> str:
         "match came within a quarter of the scratch run's steps. *Better at the end*: seeds whose fine-tuned "
         "final MSE is below the scratch run's; *checks won*: checks at which the fine-tuned run's selected MSE is "
         "below the scratch run's at the same step, over all seeds. *Untrained*: each model before its first step, "
-        "its direct path already fitted by least squares (scratch's to the target, the adapted model's to what its "
-        f"pretrained forecast leaves). mean ± sd over seeds. {started_from(done['rows'])}",
+        "its direct path already fitted by least squares (scratch's to the target; the adapted model's from the start "
+        "its validation windows preferred, *start*: `P` the pretrained forecast with the path fitted to what it "
+        "leaves, `F` a fresh head with the path fitted to the target, one letter per seed, – where unrecorded). "
+        f"mean ± sd over seeds. {started_from(done['rows'])}",
         "",
         "| task | seeds | steps run (scratch) | scratch MSE | fine-tuned (all) MSE | heads-only MSE | untrained MSE scratch / all "
-        "| better at the end | checks won | steps to match | ≤ ¼ | scratch CRPS | fine-tuned CRPS "
+        "| start (all) | better at the end | checks won | steps to match | ≤ ¼ | scratch CRPS | fine-tuned CRPS "
         "| s/step scratch / all / heads |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, entry in summary.items():
         s, a, h = entry.get("scratch", {}), entry.get("all", {}), entry.get("heads", {})
@@ -241,7 +247,8 @@ def report(done: dict) -> str:
         sps = " / ".join(f"{np.mean(e['s_per_step']):.3f}" if e else "–" for e in (s, a, h))
         lines.append(f"| {task} | {len(s.get('seeds', []))} | {', '.join(map(str, s.get('steps', [])))} "
                      f"| {ms(s.get('mse', []))} | {ms(a.get('mse', []))} | {ms(h.get('mse', []))} "
-                     f"| {ms(s.get('step0_mse', []))} / {ms(a.get('step0_mse', []))} | {of(a.get('final_better', []))} | {checks} | {steps} "
+                     f"| {ms(s.get('step0_mse', []))} / {ms(a.get('step0_mse', []))} | {''.join(a.get('starts', [])) or '–'} "
+                     f"| {of(a.get('final_better', []))} | {checks} | {steps} "
                      f"| {of(a.get('within_quarter', []))} | {ms(s.get('crps', []))} | {ms(a.get('crps', []))} | {sps} |")
     lines += ["", "Learning curves (selected test MSE at each check, mean over seeds; a run that ended sooner "
               "keeps its last value; plot: `results/plots/finetune_curves.png`):", "",

@@ -106,7 +106,10 @@ def test_when_fine_tuning_heads_then_the_copied_core_stays_and_everything_else_t
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "init from" in printed and "frozen:" in printed and "of the looped core" in printed
-    assert "direct path: least squares on what the pretrained forecast leaves of" in printed  # a residual fit
+    # the start validation preferred (adapt_start.py); on the pretrained forecast, the path fits what it leaves
+    assert ("start: pretrained forecast (" in printed) != ("start: fresh head (" in printed)
+    residual = "direct path: least squares on what the pretrained forecast leaves of" in printed
+    assert residual == ("start: pretrained forecast (" in printed)
     source, tuned = Bundle.load(pretrained.model).state_dict, Bundle.load(out / "model.pt").state_dict
     model = WorldModel(init_config(str(pretrained.model), TaskSpec(target=["cpu", "mem"], freq="1h",
                                                                    context_length=CONTEXT, horizon=PRETRAIN_HORIZON)))
@@ -122,6 +125,9 @@ def test_when_fine_tuning_heads_then_the_copied_core_stays_and_everything_else_t
     run = mlflow.MlflowClient(tracking.tracking_uri()).get_run(run_id)
     assert int(run.data.params["init.frozen_tensors"]) == len(frozen)
     assert run.data.params["train.finetune"] == "heads"
+    kept = run.data.params["init.start"]  # the start validation preferred, and both its scores
+    assert f"start: {kept} (" in printed
+    assert {"prefit/val_mse/pretrained_forecast", "prefit/val_mse/fresh_head"} <= set(run.data.metrics)
 
 
 def test_when_fine_tuning_all_then_the_core_trains_too(pretrained, data, tmp_path):

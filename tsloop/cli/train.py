@@ -162,6 +162,11 @@ def training_report(result, experiment: str, ui: str | None) -> str:
         lines.append(f"direct path: least squares on {target}{fit['windows']} training windows, mean squared error "
                      f"{fit['before']:.4f} -> {fit['after']:.4f} (instance units)"
                      + (f", {fit['seconds']:.1f} s" if "seconds" in fit else ""))
+        if "start" in fit:  # adapted from a pretrained model: which start validation preferred
+            other = next(s for s in fit["compare_mse"] if s != fit["start"])
+            lines.append(f"start: {fit['start']} (median squared error on the {fit['compare_part']} windows "
+                         f"{fit['compare_mse'][fit['start']]:.4f}, against {fit['compare_mse'][other]:.4f} with the "
+                         f"{other})")
     if result.extra.get("policy_calibration"):
         cal = result.extra["policy_calibration"]
         below = ", ".join(f"{b:.3f}" for b in cal["raw_below_005"])

@@ -61,6 +61,8 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
         params.update({"init.source": init["source"], "init.copied_tensors": len(init["copied"]),
                        "init.fitted_tensors": len(init.get("aligned", [])), "init.fresh_tensors": len(init["fresh"]),
                        "init.frozen_tensors": len(init["frozen"])})
+        if "start" in result.extra.get("prefit", {}):  # the pretrained forecast or a fresh head (adapt_start.py)
+            params["init.start"] = result.extra["prefit"]["start"]
     client, run_id = logger.experiment, logger.run_id
     log_params_once(client, run_id, params)
     client.set_tag(run_id, "tsloop.device", result.device)
@@ -70,7 +72,9 @@ def record_run(logger, result, task, model_config, train_config, *, plots: bool 
     prefit = result.extra.get("prefit")
     if prefit:  # the direct path's least-squares start (TrainConfig.direct_path)
         logger.log_metrics({"prefit/mse_before": prefit["before"], "prefit/mse_after": prefit["after"],
-                            "prefit/windows": prefit["windows"]})
+                            "prefit/windows": prefit["windows"],
+                            **{f"prefit/{prefit['compare_part']}_mse/{start.replace(' ', '_')}": mse
+                               for start, mse in prefit.get("compare_mse", {}).items()}})
     calibration = result.extra.get("policy_calibration")
     if calibration:  # the policy head's calibration on the validation part (overlap, model/policy.py)
         logger.log_metrics({"policy/calibration_steps": float(sum(calibration["steps"])),

@@ -40,6 +40,7 @@ from tsloop.train.callbacks import DivergenceGuard, RngState
 from tsloop.train.prefit import direct_path_mode, prefit_direct_path, training_batches
 from tsloop.train.config import TrainConfig
 from tsloop.train.datamodule import TelemetryDataModule
+from tsloop.train.adapt_start import adapted_start
 from tsloop.train.init import freeze, initialise
 from tsloop.train.module import WorldModelModule
 from tsloop.train.threads import set_threads
@@ -128,9 +129,9 @@ def fit(
     prefit, direct = None, direct_path_mode(train_config.direct_path, module.model.cfg)
     if direct != "joint" and module.model.linear_path is not None:
         if ckpt_path is None:
-            # adapted from a pretrained model, the rest already forecasts: the path fits what it leaves
-            prefit = prefit_direct_path(module.model, training_batches(task, seed=train_config.seed),
-                                        residual=init is not None)
+            # adapted from a pretrained model: its forecast, or a fresh head, whichever validation prefers
+            prefit = (adapted_start(module.model, task, train_config.seed, init) if init is not None
+                      else prefit_direct_path(module.model, training_batches(task, seed=train_config.seed)))
         if direct == "fixed":
             module.model.linear_path.requires_grad_(False)
     run_id = getattr(logger, "run_id", None)

@@ -40,13 +40,19 @@ def direct_path_mode(setting: str, model_config) -> str:
 def training_batches(task, max_windows: int = PREFIT_WINDOWS, seed: int = 0) -> Iterable[dict[str, torch.Tensor]]:
     """Batches of the training windows of ``task``: at most ``max_windows`` of them, drawn at random
     (``seed``) from a task in memory, or every k-th row of a streamed one."""
+    return window_batches(task, "train", max_windows, seed)
+
+
+def window_batches(task, part: str, max_windows: int = PREFIT_WINDOWS, seed: int = 0) -> Iterable[dict[str, torch.Tensor]]:
+    """Batches of the windows of one part of ``task`` ('train', 'val', 'test'), drawn as
+    :func:`training_batches` draws the training ones."""
     if getattr(task, "streamed", False):
         from tsloop.train.stream_datamodule import StreamEpochWindows
 
-        count = sum(StreamEpochWindows(task, "train", 1, BATCH, shuffle=False).windows)
+        count = sum(StreamEpochWindows(task, part, 1, BATCH, shuffle=False).windows)
         stride = max(1, math.ceil(count / max_windows))
-        return StreamEpochWindows(task, "train", stride, BATCH, shuffle=False)
-    data = task.dataset("train")
+        return StreamEpochWindows(task, part, stride, BATCH, shuffle=False)
+    data = task.dataset(part)
     if len(data) > max_windows:
         pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:max_windows]
         data = Subset(data, sorted(pick.tolist()))
