@@ -24,6 +24,8 @@ they were measured on go into the training record (``FitResult.extra['prefit']``
 from __future__ import annotations
 
 import copy
+import math
+import time
 
 import torch
 
@@ -37,11 +39,13 @@ COMPARE_WINDOWS = 5_000  # at most this many validation windows score each start
 def adapted_start(model, task, seed: int = 0, report=None) -> dict | None:
     """Fit the direct path of ``model`` (already initialised from a pretrained one) from each start,
     keep the start whose median forecast has the lower squared error on ``task``'s validation windows,
-    and return the kept fit (``prefit_direct_path``'s dict) with ``start``, ``compare_mse`` (start ->
-    score) and ``compare_part``; None when the model has no direct path. ``report`` (the
+    and return the kept fit (``prefit_direct_path``'s dict, its ``seconds`` those of both fits and
+    scores) with ``start``, ``compare_mse`` (start -> score) and ``compare_part``; None when the model
+    has no direct path. ``report`` (the
     ``InitReport``): a fresh head is moved from its copied weights to its fresh ones."""
     if model.linear_path is None:
         return None
+    began = time.perf_counter()
     # iterating a DataLoader draws its base seed from the global generator: fork it, so that training
     # afterwards draws what it would have drawn without the choice
     with torch.random.fork_rng(devices=[]):
@@ -63,13 +67,15 @@ def adapted_start(model, task, seed: int = 0, report=None) -> dict | None:
         scores[start] = median_mse(model, held)
         states[start] = (copy.deepcopy(model.quantile_head.state_dict()),
                          copy.deepcopy(model.linear_path.state_dict()))
-    kept = min(STARTS, key=lambda s: (scores[s], STARTS.index(s)))  # a tie keeps the pretrained forecast
+    # a tie keeps the pretrained forecast; a start with no finite score (nan) never wins
+    kept = min(STARTS, key=lambda s: (scores[s] if math.isfinite(scores[s]) else math.inf, STARTS.index(s)))
     head, path = states[kept]
     model.quantile_head.load_state_dict(head)
     model.linear_path.load_state_dict(path)
     if kept == "fresh head" and report is not None:
         _mark_fresh(report, [f"quantile_head.{name}" for name in head])
-    return {**fits[kept], "start": kept, "compare_mse": scores, "compare_part": part}
+    return {**fits[kept], "start": kept, "compare_mse": scores, "compare_part": part,
+            "seconds": time.perf_counter() - began}
 
 
 def fresh_head(cfg, seed: int) -> dict[str, torch.Tensor]:
