@@ -164,7 +164,8 @@ def training_report(result, experiment: str, ui: str | None) -> str:
                      + (f", {fit['seconds']:.1f} s" if "seconds" in fit else ""))
         if "start" in fit:  # adapted from a pretrained model: which start validation preferred
             other = next(s for s in fit["compare_mse"] if s != fit["start"])
-            lines.append(f"start: {fit['start']} (median squared error on the {fit['compare_part']} windows "
+            lines.append(f"start: {fit['start']} (mean squared error of the median forecast on the "
+                         f"{fit['compare_part']} windows "
                          f"{fit['compare_mse'][fit['start']]:.4f}, against {fit['compare_mse'][other]:.4f} with the "
                          f"{other})")
     if result.extra.get("policy_calibration"):
