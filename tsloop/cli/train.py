@@ -161,7 +161,8 @@ def training_report(result, experiment: str, ui: str | None) -> str:
         target = "what the pretrained forecast leaves of " if fit.get("residual") else ""
         lines.append(f"direct path: least squares on {target}{fit['windows']} training windows, mean squared error "
                      f"{fit['before']:.4f} -> {fit['after']:.4f} (instance units)"
-                     + (f", {fit['seconds']:.1f} s" if "seconds" in fit else ""))
+                     + (f", {fit['seconds']:.1f} s" + (" with both starts fitted and scored" if "start" in fit else "")
+                        if "seconds" in fit else ""))
         if "start" in fit:  # adapted from a pretrained model: which start validation preferred
             other = next(s for s in fit["compare_mse"] if s != fit["start"])
             lines.append(f"start: {fit['start']} (mean squared error of the median forecast on the "
